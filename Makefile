@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+# The one entry point of the harness. Never copied into the kernel tree.
+#
+#   make               the demo: a live update in QEMU, with a report
+#   make check         build, lint and run every scenario (T=glob for some,
+#                      SCENARIOS=dir to add your own)
+#   make tree          assemble build/linux: base + patches + our files
+#   make refresh       write changes made in build/linux back here
+#   make kernel        configure and build the kernel (DEBUG=0: no debug options)
+#   make selftests     build the test programs
+#   make initramfs     pack the test initramfs
+#   make lint          checkpatch, kernel-doc, W=1 and sparse on our files
+#   make clean         remove build/ and out/ (the base cache stays)
+
+H := harness
+export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE
+
+.PHONY: all demo check tree refresh kernel selftests initramfs lint deps fetch clean
+all: demo
+
+demo:
+	@$(H)/demo.sh
+
+check:
+	@$(H)/check.sh
+
+deps:
+	@$(H)/deps.sh
+
+fetch: deps
+	@$(H)/fetch.sh
+
+tree: deps
+	@$(H)/tree.sh
+
+refresh:
+	@$(H)/refresh.sh
+
+kernel:
+	@$(H)/kernel.sh
+
+selftests:
+	@$(H)/tests.sh
+
+initramfs:
+	@$(H)/initramfs.sh
+
+lint:
+	@$(H)/lint.sh
+
+clean:
+	rm -rf build out

@@ -1,0 +1,68 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make check: build everything, lint, run every scenario (or those whose
+# name matches T=glob), and end with "N passed, N failed, N skipped".
+# SCENARIOS=dir adds the scenario files and static programs found there.
+. "$(dirname "$0")/lib.sh"
+
+T=${T:-*}
+pass=0 failn=0 skipn=0
+results=()
+record() { # record "PASS|FAIL|SKIP name (detail)"
+	results+=("$1")
+	case $1 in
+	PASS*) pass=$((pass + 1)) ;;
+	SKIP*) skipn=$((skipn + 1)) ;;
+	*) failn=$((failn + 1)) ;;
+	esac
+	echo "$1"
+}
+summary() {
+	echo
+	printf '%s\n' "${results[@]}"
+	echo "$pass passed, $failn failed, $skipn skipped"
+	[ "$failn" = 0 ]
+}
+step() { # step NAME command...: a build step; a failure ends the run
+	local name=$1
+	shift
+	if ! "$@"; then
+		record "FAIL $name (see the errors above)"
+		summary
+		exit 1
+	fi
+}
+
+t0=$(date +%s)
+step deps "$HARNESS/deps.sh"
+if [ -d "$TREE/.git" ] && [ -n "$(git -C "$TREE" status --porcelain)" ]; then
+	note "the assembled tree has unsaved changes: testing it as it is"
+else
+	step tree "$HARNESS/tree.sh"
+fi
+step kernel "$HARNESS/kernel.sh"
+step selftests "$HARNESS/tests.sh"
+step initramfs "$HARNESS/initramfs.sh"
+note "build done in $(( $(date +%s) - t0 )) s"
+
+rm -rf "$OUT/check"
+mkdir -p "$OUT/check"
+while read -r line; do
+	name=${line#* }; name=${name%% *}
+	# shellcheck disable=SC2053
+	[[ $name == $T ]] && record "$line"
+done < <("$HARNESS/lint.sh" || true)
+
+scns=("$HARNESS"/scenarios/*.scn)
+for d in ${SCENARIOS:-}; do
+	scns+=("$d"/*.scn)
+done
+for s in "${scns[@]}"; do
+	name=$(basename "$s" .scn)
+	# shellcheck disable=SC2053
+	[[ $name == $T ]] || continue
+	note "scenario $name"
+	record "$("$HARNESS/run.sh" "$s" "$OUT/check" | tail -n 1 || true)"
+done
+note "make check took $(( $(date +%s) - t0 )) s"
+summary

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Fetch the base kernel tarball (Debian linux-source-7.2) into the cache,
+# outside the repository, and print its path. A second run reuses it.
+#
+# LINUX_TARBALL=/path/linux-7.2.x.tar.xz brings your own tarball instead.
+. "$(dirname "$0")/lib.sh"
+
+PIN_VERSION=7.2.13-1
+PIN_SHA256=ecb3877b9988c936dcc64c63af8a54c2fa6df7f717d4e5ee429d0f4c4859e68b
+SUITES="sid trixie-backports experimental"
+PKG=linux-source-7.2
+
+if [ -n "${LINUX_TARBALL:-}" ]; then
+	[ -f "$LINUX_TARBALL" ] || die "LINUX_TARBALL=$LINUX_TARBALL: no such file"
+	echo "$LINUX_TARBALL"
+	exit 0
+fi
+
+mkdir -p "$CACHE"
+pinned=$CACHE/linux-source-$PIN_VERSION.tar.xz
+if [ -f "$pinned" ]; then
+	echo "$pinned"
+	exit 0
+fi
+
+apt_dir=$CACHE/apt
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+: > "$apt_dir/sources.list"
+for s in $SUITES; do
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $s main" >> "$apt_dir/sources.list"
+done
+APT_OPTS=(-o Dir::Etc::SourceList="$apt_dir/sources.list"
+	  -o Dir::Etc::SourceParts=/dev/null
+	  -o Dir::State::Lists="$apt_dir/lists"
+	  -o Dir::Cache="$apt_dir/cache"
+	  -o APT::Sandbox::User=root)
+note "reading $SUITES package lists (not the system's)"
+apt-get "${APT_OPTS[@]}" -q update >/dev/null ||
+	die "apt-get update of $SUITES failed"
+
+versions=$(apt-cache "${APT_OPTS[@]}" madison "$PKG" | awk -F'|' '{gsub(/ /,"",$2); print $2}')
+[ -n "$versions" ] || die "$PKG is in none of: $SUITES"
+if echo "$versions" | grep -qx "$PIN_VERSION"; then
+	version=$PIN_VERSION
+else
+	version=$(echo "$versions" | grep '^7\.2\.' | sort -V | tail -n1)
+	[ -n "$version" ] || die "no 7.2.y build of $PKG in $SUITES"
+	echo "warning: pinned $PKG $PIN_VERSION is gone; using the newest 7.2.y found, $version" >&2
+fi
+
+work=$(mktemp -d "$CACHE/dl.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+note "downloading $PKG $version (~160 MB)"
+(cd "$work" && apt-get "${APT_OPTS[@]}" -q download "$PKG=$version" >/dev/null 2>&1) ||
+	die "download of $PKG=$version failed"
+dpkg-deb -x "$work"/*.deb "$work/x"
+tarball=$work/x/usr/src/linux-source-7.2.tar.xz
+[ -f "$tarball" ] || die "$PKG $version holds no linux-source-7.2.tar.xz"
+sum=$(sha256sum "$tarball" | cut -d' ' -f1)
+if [ "$version" = "$PIN_VERSION" ] && [ "$sum" != "$PIN_SHA256" ]; then
+	die "sha256 of $PKG $version tarball is $sum, expected $PIN_SHA256"
+fi
+dest=$CACHE/linux-source-$version.tar.xz
+mv "$tarball" "$dest"
+echo "$sum  $(basename "$dest")" > "$dest.sha256"
+echo "$dest"

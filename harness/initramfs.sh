@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Pack the test initramfs: busybox-static, kexec-tools with its libraries,
+# the kernel to kexec into, the test programs and the scenarios.
+# Extra scenario folders (SCENARIOS=dir) add their *.scn and programs.
+. "$(dirname "$0")/lib.sh"
+
+root=$BUILD/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,boot,tests,scenarios,etc,lib,lib64}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+kexec_bin=$(command -v kexec || echo /usr/sbin/kexec)
+cp "$kexec_bin" "$root/sbin/kexec"
+for lib in $(ldd "$kexec_bin" | grep -o '/[^ ]*'); do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+cp "$OBJ/arch/x86/boot/bzImage" "$root/boot/bzImage"
+install -m 755 "$HARNESS/init" "$root/init"
+install -m 755 "$HARNESS"/tools/* "$root/bin/" 2>/dev/null || true
+find "$BUILD/selftests" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/tests/" \;
+cp "$HARNESS"/scenarios/*.scn "$root/scenarios/"
+for d in ${SCENARIOS:-}; do
+	[ -d "$d" ] || die "SCENARIOS=$d is not a folder"
+	cp "$d"/*.scn "$root/scenarios/" 2>/dev/null || die "no *.scn in $d"
+	find "$d" -maxdepth 1 -type f -perm -u+x ! -name '*.scn' -exec cp {} "$root/tests/" \;
+done
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$BUILD/initramfs.cpio.gz"
+note "initramfs: $BUILD/initramfs.cpio.gz ($(du -h "$BUILD/initramfs.cpio.gz" | cut -f1))"

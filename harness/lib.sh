@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for the harness scripts. Sourced, never run.
+
+set -eu
+
+HLU_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HARNESS=$HLU_ROOT/harness
+BUILD=${BUILD:-$HLU_ROOT/build}
+OUT=${OUT:-$HLU_ROOT/out}
+CACHE=${HLU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hugetlb-lu}
+TREE=$BUILD/linux
+OBJ=$BUILD/obj
+# Top-level folders of the kernel tree: repository files under these are
+# overlay files, copied into the assembled tree at the same path.
+KERNEL_DIRS="Documentation arch block drivers fs include init ipc kernel lib mm net scripts security tools virt"
+MAINTAINERS_TITLE="HUGETLB LIVE UPDATE"
+
+die() { echo "error: $*" >&2; exit 1; }
+note() { echo "==> $*" >&2; }
+
+# The repository's overlay files, relative paths, one per line.
+overlay_files() {
+	local d
+	for d in $KERNEL_DIRS; do
+		[ -d "$HLU_ROOT/$d" ] && (cd "$HLU_ROOT" && find "$d" -type f)
+	done | LC_ALL=C sort
+}
+
+# Parse patches/series: prints "patch|file1 file2 ..." per commit.
+series_entries() {
+	awk '
+	/^[ \t]*#/ || /^[ \t]*$/ { next }
+	/^[ \t]/ { files = files " " $1; next }
+	{ if (p != "") print p "|" files; p = $1; files = "" }
+	END { if (p != "") print p "|" files }
+	' "$HLU_ROOT/patches/series"
+}

@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Lint our own files and patches in the assembled tree. Prints one
+# "PASS|FAIL|SKIP lint-NAME (detail)" line per check; details on stderr.
+. "$(dirname "$0")/lib.sh"
+
+[ -d "$TREE/.git" ] || die "no assembled tree: run 'make tree'"
+cd "$TREE"
+mapfile -t files < <(overlay_files)
+mapfile -t patches < <(series_entries | cut -d'|' -f1)
+status=0
+result() { # result NAME OK(0/1/4) DETAIL LOGFILE
+	case $2 in
+	0) echo "PASS lint-$1 ($3)" ;;
+	4) echo "SKIP lint-$1 ($3)" ;;
+	*) echo "FAIL lint-$1 ($3)"; cat "$4" >&2; status=1 ;;
+	esac
+}
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+
+# checkpatch --strict: every overlay source file, and every patch.
+: > "$tmp"
+n=0
+for f in "${files[@]}"; do
+	case "$f" in *.c|*.h|*.rst|*/Kconfig*|*/Makefile|*.sh) ;; *) continue ;; esac
+	n=$((n + 1))
+	scripts/checkpatch.pl --strict --no-summary --quiet --terse -f "$f" >> "$tmp" 2>&1 || true
+done
+for p in "${patches[@]}"; do
+	grep -q '^diff --git ' "$HLU_ROOT/patches/$p" || continue
+	n=$((n + 1))
+	scripts/checkpatch.pl --strict --no-summary --quiet --terse "$HLU_ROOT/patches/$p" >> "$tmp" 2>&1 || true
+done
+if [ -s "$tmp" ]; then
+	result checkpatch 1 "$(grep -cE 'ERROR|WARNING|CHECK' "$tmp") findings" "$tmp"
+else
+	result checkpatch 0 "$n files and patches clean" "$tmp"
+fi
+
+# kernel-doc: every overlay C file and header.
+: > "$tmp"
+n=0
+for f in "${files[@]}"; do
+	case "$f" in *.c|*.h) ;; *) continue ;; esac
+	n=$((n + 1))
+	scripts/kernel-doc -none -Wall "$f" >> "$tmp" 2>&1 || true
+done
+if [ -s "$tmp" ]; then
+	result kernel-doc 1 "$(wc -l < "$tmp") warnings" "$tmp"
+else
+	result kernel-doc 0 "$n files clean" "$tmp"
+fi
+
+# W=1 and sparse (C=2 forces the check) on the kernel objects our files make.
+objs=()
+for f in "${files[@]}"; do
+	case "$f" in tools/*|Documentation/*) continue ;; *.c) ;; *) continue ;; esac
+	[ -f "$OBJ/${f%.c}.o" ] && objs+=("${f%.c}.o")
+done
+if [ ${#objs[@]} = 0 ]; then
+	result w1-sparse 4 "no kernel object of ours in this config" "$tmp"
+else
+	CC_CMD=gcc
+	command -v ccache >/dev/null && CC_CMD="ccache gcc"
+	make -s -C "$TREE" O="$OBJ" CC="$CC_CMD" W=1 C=2 "${objs[@]}" > "$tmp" 2>&1 || true
+	# Rebuild them with the normal flags for the kernel image.
+	make -s -C "$TREE" O="$OBJ" CC="$CC_CMD" "${objs[@]}" >/dev/null 2>&1 || true
+	if grep -qE 'warning|error' "$tmp"; then
+		result w1-sparse 1 "$(grep -cE 'warning|error' "$tmp") warnings" "$tmp"
+	else
+		result w1-sparse 0 "${#objs[@]} objects clean" "$tmp"
+	fi
+fi
+exit $status

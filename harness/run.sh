@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot one scenario in QEMU (TCG) and judge it from its serial log.
+# Usage: run.sh SCENARIO_FILE [LOGDIR]
+# Prints "PASS|FAIL|SKIP name (detail)" last; exit 0 pass, 1 fail, 4 skip.
+. "$(dirname "$0")/lib.sh"
+
+scn=$1
+logdir=${2:-$OUT/check}
+name=$(basename "$scn" .scn)
+log=$logdir/$name.log
+mkdir -p "$logdir"
+
+# Scenario defaults; the file overrides them.
+MEM=2G CPUS=2 NUMA=0 CMDLINE= HOPS=2 TIMEOUT=300 CPU=qemu64,+pdpe1gb
+# shellcheck disable=SC1090
+. "$scn"
+
+qemu=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$CPUS"
+      -nographic -no-reboot -monitor none -serial stdio
+      -kernel "$OBJ/arch/x86/boot/bzImage" -initrd "$BUILD/initramfs.cpio.gz"
+      -append "console=ttyS0 liveupdate=on retain_initrd printk.time=1 panic=-1 oops=panic hlu.scenario=$name $CMDLINE")
+if [ "$NUMA" -gt 0 ]; then
+	mem_mb=$(numfmt --from=iec "${MEM}" | awk '{print int($1/1048576)}')
+	per=$((mem_mb / NUMA))
+	for ((i = 0; i < NUMA; i++)); do
+		qemu+=(-object "memory-backend-ram,id=m$i,size=${per}M"
+		       -numa "node,nodeid=$i,memdev=m$i")
+	done
+	qemu[6]=$((per * NUMA))M
+fi
+
+start=$(date +%s.%N)
+set +e
+timeout --foreground -k 5 "$TIMEOUT" "${qemu[@]}" < /dev/null 2>&1 |
+	perl -MTime::HiRes=time -pe 'BEGIN { $t0 = time; $| = 1 } s/\r//g; printf "[%8.3f] ", time - $t0' > "$log"
+rc=${PIPESTATUS[0]}
+set -e
+wall=$(echo "$(date +%s.%N) - $start" | bc)
+
+fail=() skip=0
+[ "$rc" = 124 ] || [ "$rc" = 137 ] && fail+=("timeout after ${TIMEOUT}s")
+for ((h = 1; h <= HOPS; h++)); do
+	grep -q "HLU: begin hop=$h " "$log" || { fail+=("hop $h never started"); break; }
+done
+grep -q "HLU: end hop=$HOPS " "$log" || fail+=("last hop did not end")
+grep -q "HLU: error" "$log" && fail+=("$(grep -m1 -o 'HLU: error.*' "$log")")
+while read -r line; do
+	r=${line##*rc=}
+	case "$r" in
+	0) ;;
+	4) skip=1 ;;
+	*) fail+=("step failed: ${line#*HLU: rc }") ;;
+	esac
+done < <(grep -o 'HLU: rc .*' "$log")
+grep -qE '^\[[ 0-9.]+\] (not ok [0-9])' "$log" && fail+=("a TAP test failed")
+grep -qE '^\[[ 0-9.]+\] ok [0-9].*# SKIP' "$log" && skip=1
+SPLAT='WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|general protection fault|UBSAN:|KASAN:|inconsistent lock state|cut here|INFO: task .* blocked|rcu_preempt detected stalls|Call Trace:'
+grep -qE "$SPLAT" "$log" && fail+=("kernel splat in the log")
+
+# Hop timings: from "kexec -e" to the next kernel's /init, host clock.
+timings=$(awk '
+	/HLU: kexec-exec hop=/ { t = substr($0, 2, 8) + 0; h = $0; sub(/.*hop=/, "", h); sub(/ .*/, "", h) }
+	/HLU: begin hop=/ && t { printf "kexec %d->%d %.2fs; ", h, h + 1, substr($0, 2, 8) - t; t = 0 }
+' "$log")
+detail="$(printf '%.1f' "$wall")s wall; ${timings:-no kexec}"
+
+# Pool counters logged by hlu-pool, per size, hop by hop.
+awk '
+	/HLU-POOL .*node=all/ {
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		k = v["size"]; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		line[k] = line[k] sprintf("%shop%s total=%s free=%s", line[k] == "" ? "" : " -> ", v["hop"], v["total"], v["free"])
+	}
+	END { for (i = 1; i <= n; i++) printf "  pool %s: %s\n", order[i], line[order[i]] }
+' "$log" >&2
+
+if [ ${#fail[@]} -gt 0 ]; then
+	echo "--- $name: relevant lines of $log" >&2
+	grep -nE "$SPLAT" "$log" | head -n 5 | while IFS=: read -r n _; do
+		sed -n "$((n > 3 ? n - 3 : 1)),$((n + 25))p" "$log"
+		echo "..."
+	done >&2
+	grep -E 'not ok|HLU: rc .*rc=[^04]|# FAIL|Failed|failed|error' "$log" | head -n 20 >&2 || true
+	grep -qE "$SPLAT" "$log" || tail -n 25 "$log" >&2
+	echo "FAIL $name (${fail[*]}; $detail)"
+	exit 1
+elif [ $skip = 1 ]; then
+	echo "SKIP $name ($(grep -m1 -oE '(# SKIP|SKIP).*' "$log" | head -c 120); $detail)"
+	exit 4
+fi
+echo "PASS $name ($detail)"

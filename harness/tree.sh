@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Assemble $BUILD/linux: a git repository with the base kernel as one commit
+# (tag "base"), then one commit per patches/series entry: the patch's hunks,
+# the overlay files it lists, and our MAINTAINERS entry where listed.
+#
+# LINUX_SRC=/path/to/7.2-tree or LINUX_TARBALL=/path/x.tar.xz choose the base.
+# FORCE=1 discards work in the tree that `make refresh` has not saved.
+. "$(dirname "$0")/lib.sh"
+
+git_t() { git -C "$TREE" "$@"; }
+export GIT_AUTHOR_NAME="HugeTLB LU harness" GIT_AUTHOR_EMAIL="hugetlb-lu@example.org"
+export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+
+if [ -n "${LINUX_SRC:-}" ]; then
+	[ -f "$LINUX_SRC/Makefile" ] || die "LINUX_SRC=$LINUX_SRC is not a kernel tree"
+	base_id="src:$(cd "$LINUX_SRC" && pwd)"
+else
+	tarball=$("$HARNESS/fetch.sh")
+	base_id="tar:$(sha256sum "$tarball" | cut -d' ' -f1)"
+fi
+
+if [ -d "$TREE/.git" ] && [ "$(cat "$TREE/.git/hlu-base" 2>/dev/null)" = "$base_id" ]; then
+	if [ "${FORCE:-0}" != 1 ]; then
+		[ -z "$(git_t status --porcelain)" ] ||
+			die "$TREE has unsaved changes: run 'make refresh' first (or FORCE=1)"
+		[ "$(git_t rev-parse HEAD)" = "$(cat "$TREE/.git/hlu-assembled" 2>/dev/null)" ] ||
+			die "$TREE has new commits: run 'make refresh' first (or FORCE=1)"
+	fi
+	git_t checkout -q -f --detach base
+	git_t clean -fdq
+else
+	note "unpacking the base into $TREE"
+	rm -rf "$TREE"
+	mkdir -p "$TREE"
+	if [ -n "${LINUX_SRC:-}" ]; then
+		rsync -a --exclude=.git "$LINUX_SRC/" "$TREE/"
+	else
+		tar -C "$TREE" --strip-components=1 -xf "$tarball"
+	fi
+	git_t init -q
+	git_t config core.autocrlf false
+	git_t add -A -f
+	GIT_AUTHOR_DATE=2000-01-01T00:00:00Z GIT_COMMITTER_DATE=2000-01-01T00:00:00Z git_t commit -q -m "Linux $(make -s -C "$TREE" kernelversion) base"
+	git_t tag base
+	echo "$base_id" > "$TREE/.git/hlu-base"
+fi
+git_t checkout -q -B hugetlb-lu base
+
+listed=$(mktemp)
+trap 'rm -f "$listed"' EXIT
+maint_done=0
+
+# Splice our MAINTAINERS entry into the tree's.
+add_maintainers() {
+	"$HARNESS/maintainers.py" splice "$TREE/MAINTAINERS" "$HLU_ROOT/MAINTAINERS"
+	git_t add MAINTAINERS
+	maint_done=1
+}
+
+# One commit per series entry.
+if [ -f "$HLU_ROOT/patches/series" ]; then
+	while IFS='|' read -r patch files; do
+		p=$HLU_ROOT/patches/$patch
+		[ -f "$p" ] || die "patches/series names $patch, which does not exist"
+		msg=$(mktemp)
+		git mailinfo -k "$msg" /dev/null < "$p" > "$msg.info"
+		subject=$(sed -n 's/^Subject: //p' "$msg.info")
+		author=$(sed -n 's/^Author: //p' "$msg.info")
+		email=$(sed -n 's/^Email: //p' "$msg.info")
+		{ echo "$subject"; echo; cat "$msg"; } > "$msg.full"
+		if grep -q '^diff --git ' "$p"; then
+			if ! err=$(git_t apply --index --whitespace=nowarn "$p" 2>&1); then
+				echo "error: patch patches/$patch does not apply:" >&2
+				echo "$err" | sed 's/^/  /' >&2
+				exit 1
+			fi
+		fi
+		for f in $files; do
+			echo "$f" >> "$listed"
+			if [ "$f" = MAINTAINERS ]; then
+				add_maintainers
+				continue
+			fi
+			[ -f "$HLU_ROOT/$f" ] || die "patches/series: $patch lists $f, which does not exist"
+			mkdir -p "$(dirname "$TREE/$f")"
+			cp "$HLU_ROOT/$f" "$TREE/$f"
+			git_t add -f "$f"
+		done
+		git_t commit -q --allow-empty -F "$msg.full" \
+			--author="${author:-$GIT_AUTHOR_NAME} <${email:-$GIT_AUTHOR_EMAIL}>"
+		rm -f "$msg" "$msg.info" "$msg.full"
+	done < <(series_entries)
+fi
+
+# Overlay files that no series entry lists yet still go in, last.
+unlisted=$(overlay_files | grep -vxF -f "$listed" || true)
+if [ -n "$unlisted" ] || [ $maint_done = 0 ]; then
+	for f in $unlisted; do
+		echo "warning: $f is in no patches/series entry" >&2
+		mkdir -p "$(dirname "$TREE/$f")"
+		cp "$HLU_ROOT/$f" "$TREE/$f"
+		git_t add -f "$f"
+	done
+	[ $maint_done = 1 ] || add_maintainers
+	git_t commit -q -m "hugetlb-lu: files not yet in patches/series"
+fi
+git_t rev-parse HEAD > "$TREE/.git/hlu-assembled"
+note "assembled $TREE ($(git_t rev-list --count base..HEAD) commits on the base)"
