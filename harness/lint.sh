@@ -32,7 +32,9 @@ for p in "${patches[@]}"; do
 	n=$((n + 1))
 	scripts/checkpatch.pl --strict --no-summary --quiet --terse "$HLU_ROOT/patches/$p" >> "$tmp" 2>&1 || true
 done
-if [ -s "$tmp" ]; then
+if [ $n = 0 ]; then
+	result checkpatch 4 "no kernel files or patches of ours yet" "$tmp"
+elif [ -s "$tmp" ]; then
 	result checkpatch 1 "$(grep -cE 'ERROR|WARNING|CHECK' "$tmp") findings" "$tmp"
 else
 	result checkpatch 0 "$n files and patches clean" "$tmp"
@@ -46,7 +48,9 @@ for f in "${files[@]}"; do
 	n=$((n + 1))
 	scripts/kernel-doc -none -Wall "$f" >> "$tmp" 2>&1 || true
 done
-if [ -s "$tmp" ]; then
+if [ $n = 0 ]; then
+	result kernel-doc 4 "no C files of ours yet" "$tmp"
+elif [ -s "$tmp" ]; then
 	result kernel-doc 1 "$(wc -l < "$tmp") warnings" "$tmp"
 else
 	result kernel-doc 0 "$n files clean" "$tmp"
