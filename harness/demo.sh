@@ -4,15 +4,10 @@
 . "$(dirname "$0")/lib.sh"
 
 "$HARNESS/deps.sh"
-if [ -d "$TREE/.git" ] && [ -n "$(git -C "$TREE" status --porcelain)" ]; then
-	note "the assembled tree has unsaved changes: using it as it is"
-else
-	"$HARNESS/tree.sh"
-fi
+KEEP_UNSAVED=1 "$HARNESS/tree.sh"
 "$HARNESS/kernel.sh"
 "$HARNESS/tests.sh"
 "$HARNESS/initramfs.sh"
-cp "$HARNESS/demo/demo.scn" "$BUILD/initramfs/scenarios/" 2>/dev/null || true
 note "running the demo live update in QEMU (TCG)"
 set +e
 result=$("$HARNESS/run.sh" "$HARNESS/demo/demo.scn" "$OUT/demo" 2>/dev/null | tail -n 1)

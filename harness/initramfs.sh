@@ -22,7 +22,7 @@ cp "$OBJ/arch/x86/boot/bzImage" "$root/boot/bzImage"
 install -m 755 "$HARNESS/init" "$root/init"
 install -m 755 "$HARNESS"/tools/* "$root/bin/" 2>/dev/null || true
 find "$BUILD/selftests" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/tests/" \;
-cp "$HARNESS"/scenarios/*.scn "$root/scenarios/"
+cp "$HARNESS"/scenarios/*.scn "$HARNESS"/demo/*.scn "$root/scenarios/"
 for d in ${SCENARIOS:-}; do
 	[ -d "$d" ] || die "SCENARIOS=$d is not a folder"
 	cp "$d"/*.scn "$root/scenarios/" 2>/dev/null || die "no *.scn in $d"

@@ -23,27 +23,40 @@ CC_CMD=gcc
 command -v ccache >/dev/null && CC_CMD="ccache gcc"
 MAKE=(make -C "$TREE" O="$OBJ" -j"$(($(nproc) + 1))" CC="$CC_CMD")
 
-# Only rewrite .config when it changes, so an unchanged config rebuilds nothing.
-want=$BUILD/config-check
+# Build the wanted config in $want, check it, and copy it to $OBJ only when
+# it differs, so an unchanged config rebuilds nothing.
+make_config() {
+	make -s -C "$TREE" O="$want" tinyconfig >/dev/null
+	# shellcheck disable=SC2086
+	"$TREE/scripts/kconfig/merge_config.sh" -m -O "$want" "$want/.config" $frags >/dev/null
+	make -s -C "$TREE" O="$want" olddefconfig >/dev/null
+	missing=0
+	for f in $frags; do
+		while IFS= read -r line; do
+			case "$line" in CONFIG_*=*) ;; *) continue ;; esac
+			grep -qxF "$line" "$want/.config" || {
+				echo "error: ${line%%=*} requested by $(basename "$f") is not set (got: $(grep "^${line%%=*}=\|# ${line%%=*} is" "$want/.config" || echo absent))" >&2
+				missing=1
+			}
+		done < "$f"
+	done
+	[ $missing = 0 ] || return 1
+	if ! cmp -s "$want/.config" "$OBJ/.config"; then
+		cp "$want/.config" "$OBJ/.config"
+		note "kernel config updated"
+	fi
+}
+
+want=$BUILD/config-check-$(basename "$OBJ")
 mkdir -p "$want"
-make -s -C "$TREE" O="$want" tinyconfig >/dev/null
-# shellcheck disable=SC2086
-"$TREE/scripts/kconfig/merge_config.sh" -m -O "$want" "$want/.config" $frags >/dev/null
-make -s -C "$TREE" O="$want" olddefconfig >/dev/null
-missing=0
-for f in $frags; do
-	while IFS= read -r line; do
-		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
-		grep -qxF "$line" "$want/.config" || {
-			echo "error: ${line%%=*} requested by $(basename "$f") is not set (got: $(grep "^${line%%=*}=\|# ${line%%=*} is" "$want/.config" || echo absent))" >&2
-			missing=1
-		}
-	done < "$f"
-done
-[ $missing = 0 ] || exit 1
-if ! cmp -s "$want/.config" "$OBJ/.config"; then
-	cp "$want/.config" "$OBJ/.config"
-	note "kernel config updated"
+# The config depends on the fragments and the tree's Kconfig files only.
+stamp=$( { cat $frags; git -C "$TREE" rev-parse HEAD;
+	   git -C "$TREE" status --porcelain -- '*Kconfig*'; } | sha256sum | cut -d' ' -f1)
+if [ -f "$OBJ/.config" ] && [ "$(cat "$OBJ/.hlu-config-stamp" 2>/dev/null)" = "$stamp" ]; then
+	note "kernel config unchanged"
+else
+	make_config
+	echo "$stamp" > "$OBJ/.hlu-config-stamp"
 fi
 note "building the kernel in $OBJ"
 start=$(date +%s)

@@ -35,3 +35,11 @@ series_entries() {
 	END { if (p != "") print p "|" files }
 	' "$HLU_ROOT/patches/series"
 }
+
+# A fingerprint of everything in the assembled tree that differs from the
+# base, committed or not: refresh records it, tree checks it.
+tree_state() {
+	git -C "$TREE" add -A -N . 2>/dev/null
+	git -C "$TREE" diff --binary base | sha256sum | cut -d' ' -f1
+	git -C "$TREE" reset -q
+}

@@ -61,8 +61,8 @@ for p in "${!patch_files[@]}"; do
 		sed '/^---$/,$d' "$dest" > "$new"
 	else
 		printf 'From: %s <%s>\nSubject: [PATCH] UNSORTED: name this change\n\nSay why.\n\nSigned-off-by: %s <%s>\n' \
-			"$(git config user.name || echo Name)" "$(git config user.email || echo email)" \
-			"$(git config user.name || echo Name)" "$(git config user.email || echo email)" > "$new"
+			"$(git -C "$HLU_ROOT" config user.name || echo Name)" "$(git -C "$HLU_ROOT" config user.email || echo email)" \
+			"$(git -C "$HLU_ROOT" config user.name || echo Name)" "$(git -C "$HLU_ROOT" config user.email || echo email)" > "$new"
 		echo "$p" >> "$HLU_ROOT/patches/series"
 		echo "warning: base files no patch owned went to patches/$p:${patch_files[$p]}" >&2
 	fi
@@ -94,4 +94,5 @@ else
 	if cmp -s "$new" "$HLU_ROOT/MAINTAINERS"; then rm -f "$new"; else mv "$new" "$HLU_ROOT/MAINTAINERS"; note "MAINTAINERS"; fi
 fi
 git_t reset -q
+tree_state > "$TREE/.git/hlu-refreshed"
 note "refreshed; review with git -C $HLU_ROOT status"

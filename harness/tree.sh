@@ -20,8 +20,25 @@ else
 	base_id="tar:$(sha256sum "$tarball" | cut -d' ' -f1)"
 fi
 
+# What the assembly depends on: when nothing changed, the tree is left
+# alone (and so are its files' times, which spares a rebuild).
+inputs=$( { echo "$base_id"; cat "$HLU_ROOT/MAINTAINERS" "$HLU_ROOT/patches/series";
+	    cd "$HLU_ROOT" && for f in patches/*.patch $(overlay_files); do
+		[ -f "$f" ] && echo "$f" && cat "$f"; done; } | sha256sum | cut -d' ' -f1)
+if [ -d "$TREE/.git" ] && [ "$(cat "$TREE/.git/hlu-inputs" 2>/dev/null)" = "$inputs" ] &&
+   [ -z "$(git_t status --porcelain)" ] &&
+   [ "$(git_t rev-parse HEAD)" = "$(cat "$TREE/.git/hlu-assembled" 2>/dev/null)" ]; then
+	note "$TREE is up to date"
+	exit 0
+fi
+
 if [ -d "$TREE/.git" ] && [ "$(cat "$TREE/.git/hlu-base" 2>/dev/null)" = "$base_id" ]; then
-	if [ "${FORCE:-0}" != 1 ]; then
+	if [ "${FORCE:-0}" != 1 ] &&
+	   [ "$(tree_state)" != "$(cat "$TREE/.git/hlu-refreshed" 2>/dev/null)" ]; then
+		if [ "${KEEP_UNSAVED:-0}" = 1 ]; then
+			note "$TREE has work 'make refresh' has not saved: using the tree as it is"
+			exit 0
+		fi
 		[ -z "$(git_t status --porcelain)" ] ||
 			die "$TREE has unsaved changes: run 'make refresh' first (or FORCE=1)"
 		[ "$(git_t rev-parse HEAD)" = "$(cat "$TREE/.git/hlu-assembled" 2>/dev/null)" ] ||
@@ -38,6 +55,10 @@ else
 	else
 		tar -C "$TREE" --strip-components=1 -xf "$tarball"
 	fi
+	# Debian's linux-source adds a .gitignore block that ignores every
+	# top-level path; drop it so new files in the tree show up as they do
+	# in an upstream tree.
+	sed -i '/^# Debian packaging/,$d' "$TREE/.gitignore"
 	git_t init -q
 	git_t config core.autocrlf false
 	git_t add -A -f
@@ -64,7 +85,7 @@ if [ -f "$HLU_ROOT/patches/series" ]; then
 		p=$HLU_ROOT/patches/$patch
 		[ -f "$p" ] || die "patches/series names $patch, which does not exist"
 		msg=$(mktemp)
-		git mailinfo -k "$msg" /dev/null < "$p" > "$msg.info"
+		git mailinfo "$msg" /dev/null < "$p" > "$msg.info"
 		subject=$(sed -n 's/^Subject: //p' "$msg.info")
 		author=$(sed -n 's/^Author: //p' "$msg.info")
 		email=$(sed -n 's/^Email: //p' "$msg.info")
@@ -106,4 +127,6 @@ if [ -n "$unlisted" ] || [ $maint_done = 0 ]; then
 	git_t commit -q -m "hugetlb-lu: files not yet in patches/series"
 fi
 git_t rev-parse HEAD > "$TREE/.git/hlu-assembled"
+echo "$inputs" > "$TREE/.git/hlu-inputs"
+tree_state > "$TREE/.git/hlu-refreshed"
 note "assembled $TREE ($(git_t rev-list --count base..HEAD) commits on the base)"
