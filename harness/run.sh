@@ -24,8 +24,10 @@ if [ "$NUMA" -gt 0 ]; then
 	mem_mb=$(numfmt --from=iec "${MEM}" | awk '{print int($1/1048576)}')
 	per=$((mem_mb / NUMA))
 	for ((i = 0; i < NUMA; i++)); do
+		cpus=
+		for ((c = i; c < CPUS; c += NUMA)); do cpus="$cpus,cpus=$c"; done
 		qemu+=(-object "memory-backend-ram,id=m$i,size=${per}M"
-		       -numa "node,nodeid=$i,memdev=m$i")
+		       -numa "node,nodeid=$i,memdev=m$i$cpus")
 	done
 	qemu[6]=$((per * NUMA))M
 fi
