@@ -3,11 +3,12 @@
 # Lint our own files and patches in the assembled tree. Prints one
 # "PASS|FAIL|SKIP lint-NAME (detail)" line per check; details on stderr.
 . "$(dirname "$0")/lib.sh"
+# Debian's python3 (with python3-ply) for checkpatch's SPDX check.
+export PATH=/usr/bin:$PATH
 
 [ -d "$TREE/.git" ] || die "no assembled tree: run 'make tree'"
 cd "$TREE"
 mapfile -t files < <(overlay_files)
-mapfile -t patches < <(series_entries | cut -d'|' -f1)
 status=0
 result() { # result NAME OK(0/1/4) DETAIL LOGFILE
 	case $2 in
@@ -19,7 +20,7 @@ result() { # result NAME OK(0/1/4) DETAIL LOGFILE
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 
-# checkpatch --strict: every overlay source file, and every patch.
+# checkpatch --strict: every overlay source file, whole.
 : > "$tmp"
 n=0
 for f in "${files[@]}"; do
@@ -27,10 +28,13 @@ for f in "${files[@]}"; do
 	n=$((n + 1))
 	scripts/checkpatch.pl --strict --no-summary --quiet --terse -f "$f" >> "$tmp" 2>&1 || true
 done
-for p in "${patches[@]}"; do
-	grep -q '^diff --git ' "$HLU_ROOT/patches/$p" || continue
+# Each commit of the series, as the patch a maintainer receives.
+for c in $(git rev-list --reverse base..HEAD); do
+	[ "$(git log -n1 --format=%s "$c")" = "hugetlb-lu: files not yet in patches/series" ] && continue
 	n=$((n + 1))
-	scripts/checkpatch.pl --strict --no-summary --quiet --terse "$HLU_ROOT/patches/$p" >> "$tmp" 2>&1 || true
+	git format-patch -1 --stdout "$c" |
+		scripts/checkpatch.pl --strict --no-summary --quiet --terse - 2>&1 |
+		sed "s|^-:|$(git log -n1 --format=%s "$c" | cut -c1-50): |" >> "$tmp" || true
 done
 if [ $n = 0 ]; then
 	result checkpatch 4 "no kernel files or patches of ours yet" "$tmp"

@@ -37,14 +37,17 @@ def splice(kpath, epath):
         entry = f.read().rstrip("\n").split("\n")
     title = entry[0]
     key = title.upper()
+    # A later commit of the series grows the entry: replace it.
+    for start, end in blocks(lines):
+        if lines[start] == title:
+            del lines[start:end + 1]
+            break
     # The file is sorted but for a few stray entries: take the last place
     # where our title falls between two neighbours.
     place = None
     prev = None
     for start, _ in blocks(lines):
         t = lines[start].upper()
-        if t == key:
-            sys.exit(f"MAINTAINERS already has an entry '{title}'")
         if prev is not None and prev < key < t:
             place = start
         prev = t

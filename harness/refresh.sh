@@ -56,17 +56,17 @@ for c in $(git_t rev-list --reverse base..HEAD); do
 	patch=${old_name[$subj]:-$(echo "$subj" | tr -c 'A-Za-z0-9\n' '-' | tr -s '-' | cut -c1-60 | sed 's/^-//; s/-$//').patch}
 	keep[$patch]=1
 	echo "$patch" >> "$series_new"
-	base_files=() new_files=()
+	base_files=() new_files=() maint=()
 	while read -r f; do
 		if [ "$f" = MAINTAINERS ]; then
-			new_files+=(MAINTAINERS)
+			maint=(MAINTAINERS)
 		elif in_base "$f"; then
 			base_files+=("$f")
 		else
 			new_files+=("$f")
 		fi
 	done < <(git_t diff --name-only "$c^" "$c")
-	for f in "${new_files[@]}"; do echo "	$f"; done >> "$series_new"
+	for f in "${new_files[@]}" "${maint[@]}"; do echo "	$f"; done >> "$series_new"
 	new=$(mktemp)
 	{
 		git_t log -n1 --format='From: %an <%ae>%nSubject: [PATCH] %s%n%n%b' "$c" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'

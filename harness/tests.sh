@@ -9,7 +9,11 @@
 hdr=$BUILD/usr
 out=$BUILD/selftests
 make -s -C "$TREE" O="$BUILD/hdr-obj" INSTALL_HDR_PATH="$hdr" headers_install
-mkdir -p "$out"
-make -s -C "$TREE/tools/testing/selftests/liveupdate" OUTPUT="$out" \
+# kselftest's lib.mk leaves objects next to the sources: build a copy so
+# the tree stays clean.
+src=$BUILD/selftests-src
+mkdir -p "$out" "$src"
+rsync -a --delete --exclude='*.o' --exclude='*.d' "$TREE/tools/testing/selftests/" "$src/"
+make -s -C "$src/liveupdate" OUTPUT="$out" top_srcdir="$TREE" \
 	KHDR_INCLUDES="-isystem $hdr/include" LDFLAGS=-static all
 note "test programs in $out"

@@ -44,6 +44,11 @@ if [ -d "$TREE/.git" ] && [ "$(cat "$TREE/.git/hlu-base" 2>/dev/null)" = "$base_
 		[ "$(git_t rev-parse HEAD)" = "$(cat "$TREE/.git/hlu-assembled" 2>/dev/null)" ] ||
 			die "$TREE has new commits: run 'make refresh' first (or FORCE=1)"
 	fi
+	# Remember the content and time of every file the series touches, so
+	# that files coming back unchanged keep their time (no rebuild).
+	git_t diff --name-only base | while read -r f; do
+		[ -f "$TREE/$f" ] && echo "$(git_t hash-object "$TREE/$f") $(stat -c %Y "$TREE/$f") $f"
+	done > "$TREE/.git/hlu-times"
 	git_t checkout -q -f --detach base
 	git_t clean -fdq
 else
@@ -72,9 +77,22 @@ listed=$(mktemp)
 trap 'rm -f "$listed"' EXIT
 maint_done=0
 
-# Splice our MAINTAINERS entry into the tree's.
+# Splice our MAINTAINERS entry into the tree's, with the F: lines that
+# match files the tree has so far: each commit that adds files adds their
+# F: lines, and the last one has the whole entry.
 add_maintainers() {
-	"$HARNESS/maintainers.py" splice "$TREE/MAINTAINERS" "$HLU_ROOT/MAINTAINERS"
+	local entry line pat
+	entry=$(mktemp)
+	while IFS= read -r line; do
+		case "$line" in
+		F:*)
+			pat=${line#F:}; pat=${pat#"${pat%%[![:space:]]*}"}
+			[ -n "$(git_t ls-files -- "$pat")" ] || continue ;;
+		esac
+		echo "$line"
+	done < "$HLU_ROOT/MAINTAINERS" > "$entry"
+	"$HARNESS/maintainers.py" splice "$TREE/MAINTAINERS" "$entry"
+	rm -f "$entry"
 	git_t add MAINTAINERS
 	maint_done=1
 }
@@ -125,6 +143,12 @@ if [ -n "$unlisted" ] || [ $maint_done = 0 ]; then
 	done
 	[ $maint_done = 1 ] || add_maintainers
 	git_t commit -q -m "hugetlb-lu: files not yet in patches/series"
+fi
+if [ -f "$TREE/.git/hlu-times" ]; then
+	while read -r hash time f; do
+		[ -f "$TREE/$f" ] && [ "$(git_t hash-object "$TREE/$f")" = "$hash" ] &&
+			touch -d "@$time" "$TREE/$f"
+	done < "$TREE/.git/hlu-times"
 fi
 git_t rev-parse HEAD > "$TREE/.git/hlu-assembled"
 echo "$inputs" > "$TREE/.git/hlu-inputs"
