@@ -71,10 +71,11 @@ if [ ${#objs[@]} = 0 ]; then
 else
 	CC_CMD=gcc
 	command -v ccache >/dev/null && CC_CMD="ccache gcc"
-	make -s -C "$TREE" O="$OBJ" CC="$CC_CMD" W=1 C=2 "${objs[@]}" > "$tmp" 2>&1 || true
+	sparse=$("$HARNESS/sparse.sh")
+	make -s -C "$TREE" O="$OBJ" CC="$CC_CMD" W=1 C=2 CHECK="$sparse" "${objs[@]}" > "$tmp" 2>&1 || true
 	# Rebuild them with the normal flags for the kernel image.
 	make -s -C "$TREE" O="$OBJ" CC="$CC_CMD" "${objs[@]}" >/dev/null 2>&1 || true
-	if grep -qE 'warning|error' "$tmp"; then
+	if grep -qE 'warning|error|not available' "$tmp"; then
 		result w1-sparse 1 "$(grep -cE 'warning|error' "$tmp") warnings" "$tmp"
 	else
 		result w1-sparse 0 "${#objs[@]} objects clean" "$tmp"

@@ -30,6 +30,8 @@ if [ "$NUMA" -gt 0 ]; then
 		       -numa "node,nodeid=$i,memdev=m$i$cpus")
 	done
 	qemu[6]=$((per * NUMA))M
+	# One CPU per socket, so no cache or package spans two nodes.
+	qemu[8]="$CPUS,sockets=$CPUS,cores=1,threads=1"
 fi
 
 start=$(date +%s.%N)

@@ -307,9 +307,9 @@ static int hugetlb_luo_pool_snap(struct hugetlb_luo_out *out, struct hstate *h,
 	return 0;
 
 err_unpreserve:
+	/* @i counts the free pages preserved so far. */
 	while (i--)
-		if (i < nr_free)
-			kho_unpreserve_folio(pfn_folio(pool->pfns[i]));
+		kho_unpreserve_folio(pfn_folio(pool->pfns[i]));
 	vfree(pool->pfns);
 	pool->pfns = NULL;
 	return err;
@@ -829,6 +829,53 @@ static struct liveupdate_file_handler hugetlb_luo_handler = {
 	.ops = &hugetlb_luo_file_ops,
 	.compatible = HUGETLB_LUO_FH_COMPATIBLE,
 };
+
+/**
+ * hugetlb_luo_reboot() - Hand the pools over when no hugetlb file does.
+ *
+ * Called by liveupdate_reboot() before the sessions are frozen. The pools
+ * are global state: a live update hands them over whether or not a hugetlb
+ * file is preserved. When one is, its FLB owns the subtree and the freeze
+ * of the first file takes the snapshot; otherwise the subtree is made and
+ * filled here.
+ *
+ * Return: 0 on success, or a negative errno, which stops the kexec.
+ */
+int hugetlb_luo_reboot(void)
+{
+	struct hugetlb_luo_out *out = &hugetlb_luo_out;
+	void *fdt;
+	int err;
+
+	guard(mutex)(&out->lock);
+	if (out->fdt)
+		return 0;
+
+	fdt = kho_alloc_preserve(HUGETLB_LUO_FDT_SIZE);
+	if (IS_ERR(fdt)) {
+		err = PTR_ERR(fdt);
+		goto err_out;
+	}
+	out->fdt = fdt;
+
+	err = hugetlb_luo_snapshot(out);
+	if (err)
+		goto err_free;
+
+	err = kho_add_subtree(HUGETLB_LUO_FDT_NAME, fdt, HUGETLB_LUO_FDT_SIZE);
+	if (err)
+		goto err_drop;
+	return 0;
+
+err_drop:
+	hugetlb_luo_snapshot_drop(out);
+err_free:
+	out->fdt = NULL;
+	kho_unpreserve_free(fdt);
+err_out:
+	pr_err("failed to hand over the huge page pools: %pe\n", ERR_PTR(err));
+	return err;
+}
 
 static int __init hugetlb_luo_init(void)
 {
