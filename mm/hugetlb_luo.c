@@ -16,14 +16,16 @@
  * Pools
  * =====
  *
- * When the first preserved hugetlbfs file is frozen (just before the kexec)
- * the free lists of all hstates are recorded and their pages preserved with
- * KHO. The next kernel reads the page counts very early, where the boot-time
- * allocation of huge pages is sized, and subtracts them: ``hugepages=N``
- * keeps meaning "N pages in the pool", preserved pages included. Once the
- * page allocator is up, hugetlb_init() restores the preserved pages, checks
- * each one (alignment, order of a registered hstate, node) and puts it on the
- * free list of its hstate. A page that does not pass the checks is given
+ * Right before the kexec, the free lists of all hstates are recorded and
+ * their pages preserved with KHO: when the first preserved hugetlbfs file is
+ * frozen, or from liveupdate_reboot() when no hugetlb file is preserved,
+ * since the pools are worth keeping on their own. The next kernel reads the
+ * page counts very early, where the boot-time allocation of huge pages is
+ * sized, and subtracts them: ``hugepages=N`` keeps meaning "N pages in the
+ * pool", preserved pages included. Once the page allocator is up,
+ * hugetlb_init() restores the preserved pages, checks each one (alignment,
+ * order of a registered hstate, node) and puts it on the free list of its
+ * hstate. A page that does not pass the checks is given
  * back to the page allocator with one warning per pool.
  *
  * Pages that back a preserved file are counted as in use (``nr_hugepages``
