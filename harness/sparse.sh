@@ -32,7 +32,7 @@ trap 'rm -rf "$work"' EXIT
 	die "download of sid's sparse source failed"
 tar -C "$work" -xf "$work"/sparse_*.orig.tar.*
 src=$(find "$work" -maxdepth 1 -type d -name 'sparse-*' | head -n1)
-make -s -C "$src" -j"$(nproc)" sparse HAVE_LLVM=no HAVE_GTK=no HAVE_LIBXML=no HAVE_SQLITE=no >/dev/null ||
+make -s -C "$src" -j"$(nproc)" sparse HAVE_LLVM=no HAVE_GTK=no HAVE_LIBXML=no HAVE_SQLITE=no >/dev/null 2>&1 ||
 	die "building sparse failed"
 valid "$src/sparse" || die "sid's sparse is still too old for this kernel"
 rm -rf "$dir"
