@@ -18,7 +18,7 @@ MEM=2G CPUS=2 NUMA=0 CMDLINE= HOPS=2 TIMEOUT=300 CPU=qemu64,+pdpe1gb
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$CPUS"
       -nographic -no-reboot -monitor none -serial stdio
-      -kernel "$OBJ/arch/x86/boot/bzImage" -initrd "$BUILD/initramfs.cpio.gz"
+      -kernel "$OBJ/arch/x86/boot/bzImage" -initrd "${INITRD:-$BUILD/initramfs.cpio.gz}"
       -append "console=ttyS0 liveupdate=on retain_initrd printk.time=1 panic=-1 oops=panic hlu.scenario=$name $CMDLINE")
 if [ "$NUMA" -gt 0 ]; then
 	mem_mb=$(numfmt --from=iec "${MEM}" | awk '{print int($1/1048576)}')
