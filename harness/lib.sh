@@ -9,7 +9,8 @@ BUILD=${BUILD:-$HLU_ROOT/build}
 OUT=${OUT:-$HLU_ROOT/out}
 CACHE=${HLU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hugetlb-lu}
 TREE=$BUILD/linux
-OBJ=${OBJ:-$BUILD/obj}
+# Kernel objects; the config without debug options builds apart.
+if [ "${DEBUG:-1}" = 1 ]; then OBJ=${OBJ:-$BUILD/obj}; else OBJ=${OBJ:-$BUILD/obj-nodebug}; fi
 # Top-level folders of the kernel tree: repository files under these are
 # overlay files, copied into the assembled tree at the same path.
 KERNEL_DIRS="Documentation arch block drivers fs include init ipc kernel lib mm net scripts security tools virt"
