@@ -34,11 +34,7 @@ step() { # step NAME command...: a build step; a failure ends the run
 }
 
 t0=$(date +%s)
-step deps "$HARNESS/deps.sh"
-step tree env KEEP_UNSAVED=1 "$HARNESS/tree.sh"
-step kernel "$HARNESS/kernel.sh"
-step selftests "$HARNESS/tests.sh"
-step initramfs "$HARNESS/initramfs.sh"
+step build "$HARNESS/build.sh"
 note "build done in $(( $(date +%s) - t0 )) s"
 
 rm -rf "$OUT/check"

@@ -24,20 +24,10 @@ if [ -f "$pinned" ]; then
 	exit 0
 fi
 
-apt_dir=$CACHE/apt
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-: > "$apt_dir/sources.list"
-for s in $SUITES; do
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $s main" >> "$apt_dir/sources.list"
-done
-APT_OPTS=(-o Dir::Etc::SourceList="$apt_dir/sources.list"
-	  -o Dir::Etc::SourceParts=/dev/null
-	  -o Dir::State::Lists="$apt_dir/lists"
-	  -o Dir::Cache="$apt_dir/cache"
-	  -o APT::Sandbox::User=root)
 note "reading $SUITES package lists (not the system's)"
-apt-get "${APT_OPTS[@]}" -q update >/dev/null ||
-	die "apt-get update of $SUITES failed"
+private_apt apt < <(for s in $SUITES; do
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $s main"
+done) || die "apt-get update of $SUITES failed"
 
 versions=$(apt-cache "${APT_OPTS[@]}" madison "$PKG" | awk -F'|' '{gsub(/ /,"",$2); print $2}')
 [ -n "$versions" ] || die "$PKG is in none of: $SUITES"

@@ -60,6 +60,5 @@ else
 fi
 note "building the kernel in $OBJ"
 start=$(date +%s)
-"${MAKE[@]}" -s olddefconfig >/dev/null
 "${MAKE[@]}" -s bzImage
 note "kernel built in $(( $(date +%s) - start )) s: $OBJ/arch/x86/boot/bzImage"

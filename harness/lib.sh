@@ -44,3 +44,18 @@ tree_state() {
 	git -C "$TREE" diff --binary base | sha256sum | cut -d' ' -f1
 	git -C "$TREE" reset -q
 }
+
+# Point APT_OPTS at a private apt state in $CACHE/$1 whose sources.list
+# holds the lines on stdin, and read its package lists. The system's apt
+# configuration is not touched.
+private_apt() {
+	local dir=$CACHE/$1
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	cat > "$dir/sources.list"
+	APT_OPTS=(-o Dir::Etc::SourceList="$dir/sources.list"
+		  -o Dir::Etc::SourceParts=/dev/null
+		  -o Dir::State::Lists="$dir/lists"
+		  -o Dir::Cache="$dir/cache"
+		  -o APT::Sandbox::User=root)
+	apt-get "${APT_OPTS[@]}" -q update >/dev/null
+}

@@ -17,15 +17,8 @@ if [ -x "$dir/sparse" ] && valid "$dir/sparse"; then
 	exit 0
 fi
 note "building sparse from Debian sid's source (the installed one is too old)"
-apt_dir=$CACHE/apt-src
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" > "$apt_dir/sources.list"
-APT_OPTS=(-o Dir::Etc::SourceList="$apt_dir/sources.list"
-	  -o Dir::Etc::SourceParts=/dev/null
-	  -o Dir::State::Lists="$apt_dir/lists"
-	  -o Dir::Cache="$apt_dir/cache"
-	  -o APT::Sandbox::User=root)
-apt-get "${APT_OPTS[@]}" -q update >/dev/null || die "apt-get update of sid sources failed"
+private_apt apt-src <<< "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" ||
+	die "apt-get update of sid sources failed"
 work=$(mktemp -d "$CACHE/sparse.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && apt-get "${APT_OPTS[@]}" -q source --download-only sparse >/dev/null 2>&1) ||
