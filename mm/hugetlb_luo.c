@@ -61,6 +61,7 @@
 
 #define pr_fmt(fmt) "hugetlb_luo: " fmt
 
+#include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/hugetlb.h>
@@ -75,62 +76,108 @@
 #include <linux/pagemap.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <linux/xarray.h>
 #include <uapi/linux/memfd.h>
+
+#include <asm/sections.h>
 
 #include "hugetlb_internal.h"
 #include "internal.h"
 
-/* Room for one node per hstate and NUMA node with preserved pages. */
-#define HUGETLB_LUO_FDT_SIZE	SZ_16K
+/* Upper bounds of the FDT space taken by one node, properties included. */
+#define HUGETLB_LUO_FDT_ROOT	SZ_1K
+#define HUGETLB_LUO_FDT_HSTATE	64
+#define HUGETLB_LUO_FDT_POOL	128
+#define HUGETLB_LUO_FDT_FILE	192
+
+/* kho_alloc_preserve() hands out at most one buddy block. */
+#define HUGETLB_LUO_FDT_MAX	(PAGE_SIZE << MAX_PAGE_ORDER)
+
+/*
+ * Test-only corruption of the outgoing tree (CONFIG_LIVEUPDATE_HUGETLB_INJECT),
+ * selected by the bits written to /sys/kernel/debug/hugetlb_luo/inject. The
+ * bogus entries come on top of the real ones, so a next kernel that checks
+ * what it reads still keeps every real page. The pool bits add PFNs to the
+ * free list of the first pool that has free pages.
+ */
+#define HUGETLB_LUO_INJECT_UNALIGNED	BIT(0)	/* its first PFN + 1 */
+#define HUGETLB_LUO_INJECT_BEYOND	BIT(1)	/* a PFN that no memory has */
+#define HUGETLB_LUO_INJECT_UNPRESERVED	BIT(2)	/* a page KHO did not keep */
+#define HUGETLB_LUO_INJECT_DUPLICATE	BIT(3)	/* its first PFN again */
+#define HUGETLB_LUO_INJECT_ORDER	BIT(4)	/* it, in an hstate of order 1 */
+#define HUGETLB_LUO_INJECT_INDEX	BIT(5)	/* misalign each file's 1st index */
+#define HUGETLB_LUO_INJECT_POOL_MAX	4	/* extra PFNs in one pool */
+#define HUGETLB_LUO_INJECT_ORDER_BOGUS	1
+
+#ifdef CONFIG_LIVEUPDATE_HUGETLB_INJECT
+static u32 hugetlb_luo_inject;
+#else
+#define hugetlb_luo_inject 0U
+#endif
 
 /**
- * struct hugetlb_luo_file - Outgoing runtime state of a preserved file.
- * @list:       Link in &hugetlb_luo_out.files.
- * @ser:        The preserved file description.
- * @folios_ser: The preserved folio array of @ser.
- * @folios:     The pinned folios of the file.
- * @nr_folios:  Number of entries in @folios and @folios_ser.
+ * struct hugetlb_luo_file - Outgoing state of a preserved file.
+ * @list:      Link in &hugetlb_luo_out.files.
+ * @id:        The LUO serialized data of the file, and its FDT node name.
+ * @pos:       The file position, refreshed at freeze.
+ * @size:      The file size.
+ * @seals:     The memfd seals.
+ * @h:         The hstate of the file.
+ * @folios:    The pinned and preserved folios, in page cache order.
+ * @nr_folios: Number of entries in @folios.
  */
 struct hugetlb_luo_file {
 	struct list_head list;
-	struct hugetlb_luo_file_ser *ser;
-	struct hugetlb_luo_folio_ser *folios_ser;
+	u64 id;
+	loff_t pos;
+	loff_t size;
+	u32 seals;
+	struct hstate *h;
 	struct folio **folios;
 	unsigned long nr_folios;
 };
 
 /**
  * struct hugetlb_luo_pool - Outgoing snapshot of one hstate on one node.
- * @ser:  Counts and PFN array descriptor, copied into the FDT.
- * @pfns: The PFN array (vmalloc, preserved).
+ * @pfns:    Free pages preserved at freeze time.
+ * @nr_free: Number of entries in @pfns.
  */
 struct hugetlb_luo_pool {
-	struct hugetlb_luo_pool_ser ser;
 	u64 *pfns;
+	unsigned long nr_free;
 };
 
 /**
- * struct hugetlb_luo_out - Outgoing state, live while files are preserved.
+ * struct hugetlb_luo_out - Outgoing state, live while anything is preserved.
  * @lock:      Protects all fields.
  * @files:     Preserved files (&struct hugetlb_luo_file).
- * @fdt:       The preserved "hugetlb" subtree.
+ * @fdt:       The preserved "hugetlb" subtree, or NULL.
+ * @fdt_size:  Size of the buffer at @fdt.
  * @pools:     Snapshot, hugetlb_max_hstate * nr_node_ids entries, or NULL.
  * @nr_frozen: Number of frozen files; the snapshot exists while non-zero.
+ * @next_id:   Id of the next preserved file.
  */
 struct hugetlb_luo_out {
 	struct mutex lock;	/* protects the fields below */
 	struct list_head files;
 	void *fdt;
+	size_t fdt_size;
 	struct hugetlb_luo_pool *pools;
 	unsigned int nr_frozen;
+	u64 next_id;
 };
 
 static struct hugetlb_luo_out hugetlb_luo_out = {
 	.lock = __MUTEX_INITIALIZER(hugetlb_luo_out.lock),
 	.files = LIST_HEAD_INIT(hugetlb_luo_out.files),
+	.next_id = 1,
 };
+
+/*
+ * Incoming: the subtree of the previous kernel, kept for retrieve. KHO's
+ * debugfs shows it, so it is never freed.
+ */
+static const void *hugetlb_luo_in_tree __ro_after_init;
 
 /*
  * Incoming: PFN -> folio of every restored page that a preserved file still
@@ -155,9 +202,147 @@ hugetlb_luo_pool_of(struct hugetlb_luo_pool *pools, struct hstate *h, int nid)
 	return &pools[hstate_index(h) * nr_node_ids + nid];
 }
 
+static unsigned long hugetlb_luo_nr_in_use(struct hugetlb_luo_out *out,
+					   struct hstate *h, int nid)
+{
+	struct hugetlb_luo_file *hf;
+	unsigned long i, nr = 0;
+
+	list_for_each_entry(hf, &out->files, list) {
+		if (hf->h != h)
+			continue;
+		for (i = 0; i < hf->nr_folios; i++)
+			nr += folio_nid(hf->folios[i]) == nid;
+	}
+	return nr;
+}
+
+/* An upper bound of the size of the subtree that describes @out. */
+static size_t hugetlb_luo_fdt_size(struct hugetlb_luo_out *out)
+{
+	size_t size = HUGETLB_LUO_FDT_ROOT;
+	struct hugetlb_luo_file *hf;
+	struct hstate *h;
+	int nid;
+
+	list_for_each_entry(hf, &out->files, list)
+		size += HUGETLB_LUO_FDT_FILE +
+			hf->nr_folios * (sizeof(struct hugetlb_luo_folio_ser) +
+					 sizeof(u64));
+
+	if (out->pools) {
+		for_each_hstate(h) {
+			size += HUGETLB_LUO_FDT_HSTATE;
+			for_each_node_state(nid, N_MEMORY) {
+				struct hugetlb_luo_pool *pool;
+
+				pool = hugetlb_luo_pool_of(out->pools, h, nid);
+				size += HUGETLB_LUO_FDT_POOL +
+					pool->nr_free * sizeof(u64);
+			}
+		}
+	}
+
+	if (hugetlb_luo_inject)
+		size += HUGETLB_LUO_FDT_HSTATE + HUGETLB_LUO_FDT_POOL +
+			HUGETLB_LUO_INJECT_POOL_MAX * sizeof(u64);
+
+	return PAGE_ALIGN(size);
+}
+
+/* Bogus PFNs to list after the real free pages starting with @first. */
+static unsigned int hugetlb_luo_inject_pfns(unsigned int order, u64 first,
+					    u64 *extra)
+{
+	unsigned int n = 0;
+
+	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_UNALIGNED)
+		extra[n++] = first + 1;
+	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_BEYOND)
+		extra[n++] = GENMASK_ULL(63, order);
+	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_UNPRESERVED)
+		extra[n++] = ALIGN_DOWN(PHYS_PFN(__pa_symbol(_text)),
+					1UL << order);
+	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_DUPLICATE)
+		extra[n++] = first;
+	return n;
+}
+
+/* An hstate node of an order no kernel registers, listing @pfn. */
+static int hugetlb_luo_inject_hstate(void *fdt, u64 pfn)
+{
+	char name[32];
+	int err;
+
+	snprintf(name, sizeof(name), HUGETLB_LUO_HSTATE_NODE,
+		 HUGETLB_LUO_INJECT_ORDER_BOGUS);
+	err = fdt_begin_node(fdt, name);
+	err |= fdt_property_u32(fdt, HUGETLB_LUO_ORDER_PROP,
+				HUGETLB_LUO_INJECT_ORDER_BOGUS);
+	snprintf(name, sizeof(name), HUGETLB_LUO_POOL_NODE, 0);
+	err |= fdt_begin_node(fdt, name);
+	err |= fdt_property_u32(fdt, HUGETLB_LUO_NID_PROP, 0);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_FREE_PROP, pfn);
+	err |= fdt_property(fdt, HUGETLB_LUO_IN_USE_PROP, NULL, 0);
+	err |= fdt_end_node(fdt);
+	return err ?: fdt_end_node(fdt);
+}
+
+static int hugetlb_luo_fdt_write_pool(void *fdt, struct hugetlb_luo_out *out,
+				      struct hstate *h, int nid,
+				      struct hugetlb_luo_pool *pool,
+				      unsigned long nr_in_use, u64 *first)
+{
+	u64 extra[HUGETLB_LUO_INJECT_POOL_MAX];
+	unsigned int nr_extra = 0;
+	struct hugetlb_luo_file *hf;
+	unsigned long i, n = 0;
+	char name[32];
+	void *prop;
+	int err;
+
+	if (hugetlb_luo_inject && pool->nr_free && !*first) {
+		*first = pool->pfns[0];
+		nr_extra = hugetlb_luo_inject_pfns(huge_page_order(h), *first,
+						   extra);
+	}
+
+	snprintf(name, sizeof(name), HUGETLB_LUO_POOL_NODE, nid);
+	err = fdt_begin_node(fdt, name);
+	err |= fdt_property_u32(fdt, HUGETLB_LUO_NID_PROP, nid);
+
+	err |= fdt_property_placeholder(fdt, HUGETLB_LUO_FREE_PROP,
+					(pool->nr_free + nr_extra) * sizeof(u64),
+					&prop);
+	if (err)
+		return err;
+	for (i = 0; i < pool->nr_free; i++)
+		fdt64_st(prop + i * sizeof(u64), pool->pfns[i]);
+	for (i = 0; i < nr_extra; i++)
+		fdt64_st(prop + (pool->nr_free + i) * sizeof(u64), extra[i]);
+
+	err = fdt_property_placeholder(fdt, HUGETLB_LUO_IN_USE_PROP,
+				       nr_in_use * sizeof(u64), &prop);
+	if (err)
+		return err;
+	list_for_each_entry(hf, &out->files, list) {
+		if (hf->h != h)
+			continue;
+		for (i = 0; i < hf->nr_folios; i++) {
+			struct folio *folio = hf->folios[i];
+
+			if (folio_nid(folio) == nid)
+				fdt64_st(prop + n++ * sizeof(u64),
+					 folio_pfn(folio));
+		}
+	}
+
+	return fdt_end_node(fdt);
+}
+
 /* Write the "hstate-<order>" node of @h, if it has any preserved page. */
-static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hstate *h,
-					struct hugetlb_luo_pool *pools)
+static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hugetlb_luo_out *out,
+					struct hstate *h, u64 *first)
 {
 	unsigned int order = huge_page_order(h);
 	bool open = false;
@@ -165,56 +350,169 @@ static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hstate *h,
 	int err = 0, nid;
 
 	for_each_node_state(nid, N_MEMORY) {
-		struct hugetlb_luo_pool *pool = hugetlb_luo_pool_of(pools, h, nid);
+		struct hugetlb_luo_pool *pool;
+		unsigned long nr_in_use;
 
-		if (!pool->ser.nr_free && !pool->ser.nr_in_use)
+		pool = hugetlb_luo_pool_of(out->pools, h, nid);
+		nr_in_use = hugetlb_luo_nr_in_use(out, h, nid);
+		if (!pool->nr_free && !nr_in_use)
 			continue;
 
 		if (!open) {
-			snprintf(name, sizeof(name), "hstate-%u", order);
-			err |= fdt_begin_node(fdt, name);
-			err |= fdt_property_u32(fdt, HUGETLB_LUO_ORDER_PROP, order);
+			snprintf(name, sizeof(name), HUGETLB_LUO_HSTATE_NODE,
+				 order);
+			err = fdt_begin_node(fdt, name);
+			err |= fdt_property_u32(fdt, HUGETLB_LUO_ORDER_PROP,
+						order);
+			if (err)
+				return err;
 			open = true;
 		}
 
-		snprintf(name, sizeof(name), "node-%d", nid);
-		err |= fdt_begin_node(fdt, name);
-		err |= fdt_property_u32(fdt, HUGETLB_LUO_NID_PROP, nid);
-		err |= fdt_property(fdt, HUGETLB_LUO_POOL_PROP, &pool->ser,
-				    sizeof(pool->ser));
-		err |= fdt_end_node(fdt);
+		err = hugetlb_luo_fdt_write_pool(fdt, out, h, nid, pool,
+						 nr_in_use, first);
 		if (err)
 			return err;
 	}
 
-	if (open)
-		err = fdt_end_node(fdt);
-	return err;
+	return open ? fdt_end_node(fdt) : 0;
 }
 
-/* (Re)write the pool subtree in place; an empty one without @pools. */
-static int hugetlb_luo_fdt_write(void *fdt, struct hugetlb_luo_pool *pools)
+static int hugetlb_luo_fdt_write_file(void *fdt, struct hugetlb_luo_file *hf)
 {
-	struct hstate *h;
+	struct hugetlb_luo_folio_ser *ser;
+	char name[32];
+	unsigned long i;
 	int err;
 
-	err = fdt_create(fdt, HUGETLB_LUO_FDT_SIZE);
+	snprintf(name, sizeof(name), HUGETLB_LUO_FILE_NODE, hf->id);
+	err = fdt_begin_node(fdt, name);
+	err |= fdt_property_u32(fdt, HUGETLB_LUO_ORDER_PROP,
+				huge_page_order(hf->h));
+	err |= fdt_property_u32(fdt, HUGETLB_LUO_SEALS_PROP, hf->seals);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_SIZE_PROP, hf->size);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_POS_PROP, hf->pos);
+	err |= fdt_property_placeholder(fdt, HUGETLB_LUO_FOLIOS_PROP,
+					hf->nr_folios * sizeof(*ser),
+					(void **)&ser);
+	if (err)
+		return err;
+
+	for (i = 0; i < hf->nr_folios; i++) {
+		pgoff_t index = hf->folios[i]->index;
+		struct hugetlb_luo_folio_ser entry;
+
+		if (!i && hugetlb_luo_inject & HUGETLB_LUO_INJECT_INDEX)
+			index++;
+		entry.pfn = cpu_to_be64(folio_pfn(hf->folios[i]));
+		entry.index = cpu_to_be64(index);
+
+		memcpy(&ser[i], &entry, sizeof(entry));
+	}
+
+	return fdt_end_node(fdt);
+}
+
+/* Returns 0 or a negative libfdt error. */
+static int hugetlb_luo_fdt_build(struct hugetlb_luo_out *out, void *fdt,
+				 size_t size)
+{
+	struct hugetlb_luo_file *hf;
+	struct hstate *h;
+	u64 first = 0;
+	int err;
+
+	err = fdt_create(fdt, size);
 	err |= fdt_finish_reservemap(fdt);
 	err |= fdt_begin_node(fdt, "");
 	err |= fdt_property_string(fdt, "compatible", HUGETLB_LUO_COMPATIBLE);
+	if (err)
+		return err;
 
-	if (pools) {
+	if (out->pools) {
 		for_each_hstate(h) {
+			err = hugetlb_luo_fdt_write_hstate(fdt, out, h, &first);
 			if (err)
-				break;
-			err = hugetlb_luo_fdt_write_hstate(fdt, h, pools);
+				return err;
 		}
 	}
 
-	err |= fdt_end_node(fdt);
-	err |= fdt_finish(fdt);
+	if (first && hugetlb_luo_inject & HUGETLB_LUO_INJECT_ORDER) {
+		err = hugetlb_luo_inject_hstate(fdt, first);
+		if (err)
+			return err;
+	}
 
+	list_for_each_entry(hf, &out->files, list) {
+		err = hugetlb_luo_fdt_write_file(fdt, hf);
+		if (err)
+			return err;
+	}
+
+	err = fdt_end_node(fdt);
+	return err ?: fdt_finish(fdt);
+}
+
+static int hugetlb_luo_fdt_write(struct hugetlb_luo_out *out, void *fdt,
+				 size_t size)
+{
+	int err = hugetlb_luo_fdt_build(out, fdt, size);
+
+	if (err)
+		pr_err("hand-over data does not fit in %zu bytes: %s\n", size,
+		       fdt_strerror(err));
 	return err ? -ENOSPC : 0;
+}
+
+/*
+ * Bring the subtree in line with @out. It is rewritten in place when it
+ * fits, else moved to a larger preserved buffer, which is registered with
+ * KHO in place of the old one.
+ */
+static int hugetlb_luo_fdt_update(struct hugetlb_luo_out *out)
+{
+	size_t size = hugetlb_luo_fdt_size(out);
+	void *fdt = out->fdt;
+	int err;
+
+	lockdep_assert_held(&out->lock);
+
+	if (size > HUGETLB_LUO_FDT_MAX) {
+		pr_err("hand-over data needs %zu bytes, more than the %lu KHO can take in one block\n",
+		       size, HUGETLB_LUO_FDT_MAX);
+		return -E2BIG;
+	}
+
+	if (fdt && size <= out->fdt_size)
+		return hugetlb_luo_fdt_write(out, fdt, out->fdt_size);
+
+	fdt = kho_alloc_preserve(size);
+	if (IS_ERR(fdt))
+		return PTR_ERR(fdt);
+
+	err = hugetlb_luo_fdt_write(out, fdt, size);
+	if (err)
+		goto err_free;
+
+	if (out->fdt)
+		kho_remove_subtree(out->fdt);
+	err = kho_add_subtree(HUGETLB_LUO_FDT_NAME, fdt, size);
+	if (err) {
+		if (out->fdt && kho_add_subtree(HUGETLB_LUO_FDT_NAME, out->fdt,
+						out->fdt_size))
+			pr_err("lost the previous hand-over data\n");
+		goto err_free;
+	}
+
+	if (out->fdt)
+		kho_unpreserve_free(out->fdt);
+	out->fdt = fdt;
+	out->fdt_size = size;
+	return 0;
+
+err_free:
+	kho_unpreserve_free(fdt);
+	return err;
 }
 
 /* Collect up to @max free pages of @h on @nid that KHO can preserve. */
@@ -243,78 +541,39 @@ static unsigned long hugetlb_luo_collect_free(struct hstate *h, int nid,
 
 static void hugetlb_luo_pool_drop(struct hugetlb_luo_pool *pool)
 {
-	u64 i;
+	unsigned long i;
 
-	if (!pool->pfns)
-		return;
-
-	kho_unpreserve_vmalloc(&pool->ser.pfns);
-	/* In-use pages belong to their file's preservation. */
-	for (i = 0; i < pool->ser.nr_free; i++)
+	for (i = 0; i < pool->nr_free; i++)
 		kho_unpreserve_folio(pfn_folio(pool->pfns[i]));
-	vfree(pool->pfns);
-	memset(pool, 0, sizeof(*pool));
+	kvfree(pool->pfns);
+	pool->pfns = NULL;
+	pool->nr_free = 0;
 }
 
-static int hugetlb_luo_pool_snap(struct hugetlb_luo_out *out, struct hstate *h,
-				 int nid, struct hugetlb_luo_pool *pool)
+static int hugetlb_luo_pool_snap(struct hstate *h, int nid,
+				 struct hugetlb_luo_pool *pool)
 {
-	unsigned long max_free, nr_free, nr_in_use = 0, i;
-	struct hugetlb_luo_file *hf;
+	unsigned long max_free, nr, i;
 	int err;
 
-	list_for_each_entry(hf, &out->files, list) {
-		for (i = 0; i < hf->nr_folios; i++) {
-			struct folio *folio = hf->folios[i];
-
-			if (folio_hstate(folio) == h && folio_nid(folio) == nid)
-				nr_in_use++;
-		}
-	}
-
 	max_free = READ_ONCE(h->free_huge_pages_node[nid]);
-	if (!max_free && !nr_in_use)
+	if (!max_free)
 		return 0;
 
-	pool->pfns = vcalloc(max_free + nr_in_use, sizeof(*pool->pfns));
+	pool->pfns = kvmalloc_array(max_free, sizeof(*pool->pfns), GFP_KERNEL);
 	if (!pool->pfns)
 		return -ENOMEM;
 
-	nr_free = hugetlb_luo_collect_free(h, nid, pool->pfns, max_free);
-	for (i = 0; i < nr_free; i++) {
+	nr = hugetlb_luo_collect_free(h, nid, pool->pfns, max_free);
+	for (i = 0; i < nr; i++) {
 		err = kho_preserve_folio(pfn_folio(pool->pfns[i]));
-		if (err)
-			goto err_unpreserve;
-	}
-
-	list_for_each_entry(hf, &out->files, list) {
-		unsigned long j;
-
-		for (j = 0; j < hf->nr_folios; j++) {
-			struct folio *folio = hf->folios[j];
-
-			if (folio_hstate(folio) == h && folio_nid(folio) == nid)
-				pool->pfns[i++] = folio_pfn(folio);
+		if (err) {
+			pool->nr_free = i;
+			return err;
 		}
 	}
-
-	err = kho_preserve_vmalloc(pool->pfns, &pool->ser.pfns);
-	if (err) {
-		i = nr_free;
-		goto err_unpreserve;
-	}
-
-	pool->ser.nr_free = nr_free;
-	pool->ser.nr_in_use = nr_in_use;
+	pool->nr_free = nr;
 	return 0;
-
-err_unpreserve:
-	/* @i counts the free pages preserved so far. */
-	while (i--)
-		kho_unpreserve_folio(pfn_folio(pool->pfns[i]));
-	vfree(pool->pfns);
-	pool->pfns = NULL;
-	return err;
 }
 
 static void hugetlb_luo_snapshot_drop(struct hugetlb_luo_out *out)
@@ -324,13 +583,14 @@ static void hugetlb_luo_snapshot_drop(struct hugetlb_luo_out *out)
 	if (!out->pools)
 		return;
 
-	/* Leave a valid, empty tree behind for an aborted update. */
-	WARN_ON(hugetlb_luo_fdt_write(out->fdt, NULL));
-
 	for (i = 0; i < hugetlb_max_hstate * nr_node_ids; i++)
 		hugetlb_luo_pool_drop(&out->pools[i]);
 	kvfree(out->pools);
 	out->pools = NULL;
+
+	/* Leave the files only, for an aborted update. It can only shrink. */
+	if (out->fdt && hugetlb_luo_fdt_update(out))
+		pr_err("could not drop the pools from the hand-over data\n");
 }
 
 /*
@@ -356,13 +616,13 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 			struct hugetlb_luo_pool *pool;
 
 			pool = hugetlb_luo_pool_of(out->pools, h, nid);
-			err = hugetlb_luo_pool_snap(out, h, nid, pool);
+			err = hugetlb_luo_pool_snap(h, nid, pool);
 			if (err)
 				goto err_drop;
 		}
 	}
 
-	err = hugetlb_luo_fdt_write(out->fdt, out->pools);
+	err = hugetlb_luo_fdt_update(out);
 	if (err)
 		goto err_drop;
 
@@ -377,32 +637,22 @@ err_drop:
 static int hugetlb_luo_flb_preserve(struct liveupdate_flb_op_args *argp)
 {
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
-	void *fdt;
 	int err;
 
-	fdt = kho_alloc_preserve(HUGETLB_LUO_FDT_SIZE);
-	if (IS_ERR(fdt))
-		return PTR_ERR(fdt);
+	guard(mutex)(&out->lock);
 
-	/* An empty tree until the snapshot at freeze time fills it. */
-	err = hugetlb_luo_fdt_write(fdt, NULL);
-	if (err)
-		goto err_free;
+	/* An empty tree until files are added. */
+	err = hugetlb_luo_fdt_update(out);
+	if (err) {
+		pr_err("failed to create the hand-over data: %pe\n",
+		       ERR_PTR(err));
+		return err;
+	}
 
-	err = kho_add_subtree(HUGETLB_LUO_FDT_NAME, fdt, HUGETLB_LUO_FDT_SIZE);
-	if (err)
-		goto err_free;
-
-	scoped_guard(mutex, &out->lock)
-		out->fdt = fdt;
-
+	/* The next kernel finds the subtree by name: it moves as it grows. */
 	argp->obj = out;
-	argp->data = virt_to_phys(fdt);
+	argp->data = 0;
 	return 0;
-
-err_free:
-	kho_unpreserve_free(fdt);
-	return err;
 }
 
 static void hugetlb_luo_flb_unpreserve(struct liveupdate_flb_op_args *argp)
@@ -414,6 +664,7 @@ static void hugetlb_luo_flb_unpreserve(struct liveupdate_flb_op_args *argp)
 	kho_remove_subtree(out->fdt);
 	kho_unpreserve_free(out->fdt);
 	out->fdt = NULL;
+	out->fdt_size = 0;
 }
 
 static int hugetlb_luo_flb_retrieve(struct liveupdate_flb_op_args *argp)
@@ -458,27 +709,23 @@ static void hugetlb_luo_unpreserve_folios(struct hugetlb_luo_file *hf)
 {
 	unsigned long i;
 
-	if (!hf->nr_folios)
-		return;
-
-	kho_unpreserve_vmalloc(&hf->ser->folios);
 	for (i = 0; i < hf->nr_folios; i++)
 		kho_unpreserve_folio(hf->folios[i]);
 	unpin_folios(hf->folios, hf->nr_folios);
-	vfree(hf->folios_ser);
 	kvfree(hf->folios);
+	hf->folios = NULL;
+	hf->nr_folios = 0;
 }
 
-static int hugetlb_luo_preserve_folios(struct file *file, struct hstate *h,
+static int hugetlb_luo_preserve_folios(struct file *file,
 				       struct hugetlb_luo_file *hf)
 {
-	loff_t size = i_size_read(file_inode(file));
-	unsigned long max_folios = size >> huge_page_shift(h);
+	unsigned long max_folios = hf->size >> huge_page_shift(hf->h);
 	long i, nr_pinned;
 	pgoff_t offset;
 	int err;
 
-	if (!size)
+	if (!hf->size)
 		return 0;
 
 	hf->folios = kvmalloc_objs(*hf->folios, max_folios);
@@ -490,54 +737,35 @@ static int hugetlb_luo_preserve_folios(struct file *file, struct hstate *h,
 	 * and its layout cannot change, and migrates folios out of CMA, which
 	 * covers the KHO scratch areas.
 	 */
-	nr_pinned = memfd_pin_folios(file, 0, size - 1, hf->folios, max_folios,
-				     &offset);
+	nr_pinned = memfd_pin_folios(file, 0, hf->size - 1, hf->folios,
+				     max_folios, &offset);
 	if (nr_pinned < 0) {
 		err = nr_pinned;
 		goto err_free_folios;
 	}
-	hf->nr_folios = nr_pinned;
 
-	hf->folios_ser = vcalloc(hf->nr_folios, sizeof(*hf->folios_ser));
-	if (!hf->folios_ser) {
-		err = -ENOMEM;
-		goto err_unpin;
-	}
-
-	for (i = 0; i < hf->nr_folios; i++) {
-		struct folio *folio = hf->folios[i];
-
-		err = kho_preserve_folio(folio);
+	for (i = 0; i < nr_pinned; i++) {
+		err = kho_preserve_folio(hf->folios[i]);
 		if (err)
 			goto err_unpreserve;
-
-		hf->folios_ser[i].pfn = folio_pfn(folio);
-		hf->folios_ser[i].index = folio->index;
 	}
 
-	err = kho_preserve_vmalloc(hf->folios_ser, &hf->ser->folios);
-	if (err)
-		goto err_unpreserve;
-
-	hf->ser->nr_folios = hf->nr_folios;
+	hf->nr_folios = nr_pinned;
 	return 0;
 
 err_unpreserve:
 	while (i--)
 		kho_unpreserve_folio(hf->folios[i]);
-	vfree(hf->folios_ser);
-err_unpin:
-	unpin_folios(hf->folios, hf->nr_folios);
+	unpin_folios(hf->folios, nr_pinned);
 err_free_folios:
 	kvfree(hf->folios);
-	hf->nr_folios = 0;
+	hf->folios = NULL;
 	return err;
 }
 
 static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 {
 	struct inode *inode = file_inode(args->file);
-	struct hstate *h = hstate_inode(inode);
 	struct hugetlb_luo_out *out;
 	struct hugetlb_luo_file *hf;
 	int err, seals;
@@ -560,38 +788,43 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 		goto err_unlock;
 	}
 	if (seals & ~HUGETLB_LUO_ALL_SEALS) {
+		pr_warn("cannot preserve seals %#x\n",
+			seals & ~HUGETLB_LUO_ALL_SEALS);
 		err = -EOPNOTSUPP;
 		goto err_unlock;
 	}
 
-	hf->ser = kho_alloc_preserve(sizeof(*hf->ser));
-	if (IS_ERR(hf->ser)) {
-		err = PTR_ERR(hf->ser);
-		goto err_unlock;
-	}
+	hf->pos = args->file->f_pos;
+	hf->size = i_size_read(inode);
+	hf->seals = seals;
+	hf->h = hstate_inode(inode);
 
-	hf->ser->pos = args->file->f_pos;
-	hf->ser->size = i_size_read(inode);
-	hf->ser->seals = seals;
-	hf->ser->order = huge_page_order(h);
-
-	err = hugetlb_luo_preserve_folios(args->file, h, hf);
+	err = hugetlb_luo_preserve_folios(args->file, hf);
 	if (err)
-		goto err_free_ser;
+		goto err_unlock;
+
+	scoped_guard(mutex, &out->lock) {
+		hf->id = out->next_id++;
+		list_add_tail(&hf->list, &out->files);
+		err = hugetlb_luo_fdt_update(out);
+		if (err)
+			list_del(&hf->list);
+	}
+	if (err) {
+		pr_err("failed to record the file: %pe\n", ERR_PTR(err));
+		goto err_unpreserve;
+	}
 
 	hugetlbfs_luo_freeze(inode, true);
 	inode_unlock(inode);
-
-	scoped_guard(mutex, &out->lock)
-		list_add_tail(&hf->list, &out->files);
 	liveupdate_flb_put_outgoing(&hugetlb_luo_flb);
 
 	args->private_data = hf;
-	args->serialized_data = virt_to_phys(hf->ser);
+	args->serialized_data = hf->id;
 	return 0;
 
-err_free_ser:
-	kho_unpreserve_free(hf->ser);
+err_unpreserve:
+	hugetlb_luo_unpreserve_folios(hf);
 err_unlock:
 	inode_unlock(inode);
 	kfree(hf);
@@ -606,12 +839,13 @@ static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
 	int err;
 
-	/* The position may have moved since preserve; nothing else can. */
-	hf->ser->pos = args->file->f_pos;
-
 	guard(mutex)(&out->lock);
+
+	/* The position may have moved since preserve; nothing else can. */
+	hf->pos = args->file->f_pos;
+
 	if (out->nr_frozen++)
-		return 0;
+		return hugetlb_luo_fdt_update(out);
 
 	err = hugetlb_luo_snapshot(out);
 	if (err)
@@ -624,7 +858,7 @@ static void hugetlb_luo_unfreeze(struct liveupdate_file_op_args *args)
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
 
 	guard(mutex)(&out->lock);
-	if (!WARN_ON_ONCE(!out->nr_frozen) && !--out->nr_frozen)
+	if (out->nr_frozen && !--out->nr_frozen)
 		hugetlb_luo_snapshot_drop(out);
 }
 
@@ -634,15 +868,117 @@ static void hugetlb_luo_unpreserve(struct liveupdate_file_op_args *args)
 	struct hugetlb_luo_file *hf = args->private_data;
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
 
-	scoped_guard(mutex, &out->lock)
+	scoped_guard(mutex, &out->lock) {
 		list_del(&hf->list);
+		/* Shrinking rewrites in place, which cannot run out of room. */
+		if (hugetlb_luo_fdt_update(out))
+			pr_err("could not drop file %llu from the hand-over data\n",
+			       hf->id);
+	}
 
 	inode_lock(inode);
 	hugetlbfs_luo_freeze(inode, false);
 	hugetlb_luo_unpreserve_folios(hf);
-	kho_unpreserve_free(hf->ser);
 	inode_unlock(inode);
 	kfree(hf);
+}
+
+/**
+ * struct hugetlb_luo_in_file - A file record read back from the subtree.
+ * @h:         Its hstate.
+ * @seals:     The memfd seals.
+ * @size:      The file size.
+ * @pos:       The file position.
+ * @folios:    Its folios, in the FDT (big-endian, 4-byte aligned).
+ * @nr_folios: Number of entries in @folios.
+ */
+struct hugetlb_luo_in_file {
+	struct hstate *h;
+	u32 seals;
+	loff_t size;
+	loff_t pos;
+	const struct hugetlb_luo_folio_ser *folios;
+	unsigned long nr_folios;
+};
+
+static int hugetlb_luo_fdt_u32(const void *fdt, int off, const char *name,
+			       u32 *val)
+{
+	const void *prop;
+	int len;
+
+	prop = fdt_getprop(fdt, off, name, &len);
+	if (!prop || len != sizeof(u32))
+		return -EINVAL;
+	*val = fdt32_ld(prop);
+	return 0;
+}
+
+static int hugetlb_luo_fdt_u64(const void *fdt, int off, const char *name,
+			       u64 *val)
+{
+	const void *prop;
+	int len;
+
+	prop = fdt_getprop(fdt, off, name, &len);
+	if (!prop || len != sizeof(u64))
+		return -EINVAL;
+	*val = fdt64_ld(prop);
+	return 0;
+}
+
+/* Find and check the record of file @id. */
+static int hugetlb_luo_read_file(u64 id, struct hugetlb_luo_in_file *f)
+{
+	const void *fdt = hugetlb_luo_in_tree;
+	u32 order, seals;
+	u64 size, pos;
+	char name[32];
+	int off, len;
+
+	if (!fdt) {
+		pr_err("file %llu: no hand-over data from the previous kernel\n",
+		       id);
+		return -ENOENT;
+	}
+
+	snprintf(name, sizeof(name), HUGETLB_LUO_FILE_NODE, id);
+	off = fdt_subnode_offset(fdt, 0, name);
+	if (off < 0) {
+		pr_err("file %llu: no record in the hand-over data\n", id);
+		return -ENOENT;
+	}
+
+	if (hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_ORDER_PROP, &order) ||
+	    hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_SEALS_PROP, &seals) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_SIZE_PROP, &size) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_POS_PROP, &pos))
+		goto malformed;
+
+	f->folios = fdt_getprop(fdt, off, HUGETLB_LUO_FOLIOS_PROP, &len);
+	if (!f->folios || len % sizeof(*f->folios))
+		goto malformed;
+	f->nr_folios = len / sizeof(*f->folios);
+
+	f->h = hugetlb_luo_order_hstate(order);
+	if (!f->h) {
+		pr_err("file %llu: no hstate of order %u\n", id, order);
+		return -EOPNOTSUPP;
+	}
+
+	if (seals & ~HUGETLB_LUO_ALL_SEALS || size > MAX_LFS_FILESIZE ||
+	    size & ~huge_page_mask(f->h) || pos > MAX_LFS_FILESIZE ||
+	    f->nr_folios > size >> huge_page_shift(f->h))
+		goto malformed;
+
+	f->seals = seals;
+	f->size = size;
+	f->pos = pos;
+	return 0;
+
+malformed:
+	pr_err("file %llu: malformed record\n", id);
+	return -EINVAL;
 }
 
 /* Take ownership of a restored in-use folio, if it is one. */
@@ -651,59 +987,52 @@ static struct folio *hugetlb_luo_claim(u64 pfn)
 	return xa_erase(&hugetlb_luo_in_use, pfn);
 }
 
-static void hugetlb_luo_discard_folios(const struct hugetlb_luo_folio_ser *folios_ser,
-				       u64 nr_folios)
-{
-	struct folio *folio;
-	u64 i;
-
-	for (i = 0; i < nr_folios; i++) {
-		folio = hugetlb_luo_claim(folios_ser[i].pfn);
-		if (folio)
-			folio_put(folio);
-	}
-}
-
 static void hugetlb_luo_finish(struct liveupdate_file_op_args *args)
 {
-	struct hugetlb_luo_folio_ser *folios_ser;
-	struct hugetlb_luo_file_ser *ser;
+	struct hugetlb_luo_in_file f;
+	struct folio *folio;
+	unsigned long i;
 
 	/* Retrieve owns the folios (or already released them on failure). */
 	if (args->retrieve_status)
 		return;
 
-	ser = phys_to_virt(args->serialized_data);
-	if (ser->nr_folios) {
-		folios_ser = kho_restore_vmalloc(&ser->folios);
-		if (folios_ser) {
-			hugetlb_luo_discard_folios(folios_ser, ser->nr_folios);
-			vfree(folios_ser);
-		}
+	/* Without a record, the FLB finish returns the pages. */
+	if (hugetlb_luo_read_file(args->serialized_data, &f))
+		return;
+
+	for (i = 0; i < f.nr_folios; i++) {
+		folio = hugetlb_luo_claim(be64_to_cpu(f.folios[i].pfn));
+		if (folio)
+			folio_put(folio);
 	}
-	kho_restore_free(ser);
 }
 
-static int hugetlb_luo_retrieve_folios(struct file *file, struct hstate *h,
-				       const struct hugetlb_luo_folio_ser *folios_ser,
-				       u64 nr_folios)
+static int hugetlb_luo_retrieve_folios(struct file *file,
+				       const struct hugetlb_luo_in_file *f)
 {
 	struct inode *inode = file_inode(file);
 	struct address_space *mapping = inode->i_mapping;
-	pgoff_t end = i_size_read(inode) >> PAGE_SHIFT;
-	unsigned int order = huge_page_order(h);
+	unsigned int order = huge_page_order(f->h);
+	pgoff_t end = f->size >> PAGE_SHIFT;
 	struct folio *folio;
+	unsigned long i;
 	int err = 0;
-	u64 i;
 
-	for (i = 0; i < nr_folios; i++) {
-		pgoff_t index = folios_ser[i].index;
+	for (i = 0; i < f->nr_folios; i++) {
+		struct hugetlb_luo_folio_ser ser;
+		pgoff_t index;
+		u64 pfn;
 
-		folio = hugetlb_luo_claim(folios_ser[i].pfn);
-		if (!folio || folio_hstate(folio) != h ||
+		memcpy(&ser, &f->folios[i], sizeof(ser));
+		pfn = be64_to_cpu(ser.pfn);
+		index = be64_to_cpu(ser.index);
+
+		folio = hugetlb_luo_claim(pfn);
+		if (!folio || folio_hstate(folio) != f->h ||
 		    !IS_ALIGNED(index, 1UL << order) || index >= end) {
-			pr_err("invalid folio %llu (pfn %#llx index %#lx)\n",
-			       i, folios_ser[i].pfn, index);
+			pr_err("invalid folio %lu (pfn %#llx index %#lx)\n",
+			       i, pfn, index);
 			err = -EINVAL;
 			goto err_put;
 		}
@@ -712,8 +1041,11 @@ static int hugetlb_luo_retrieve_folios(struct file *file, struct hstate *h,
 		folio_mark_uptodate(folio);
 		err = hugetlb_add_restored_to_page_cache(folio, mapping,
 							 index >> order);
-		if (err)
+		if (err) {
+			pr_err("folio %lu (index %#lx) not added: %pe\n", i,
+			       index, ERR_PTR(err));
 			goto err_put;
+		}
 
 		folio_set_hugetlb_migratable(folio);
 		folio_unlock(folio);
@@ -734,65 +1066,47 @@ err_put:
 
 static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 {
-	struct hugetlb_luo_folio_ser *folios_ser;
-	struct hugetlb_luo_file_ser *ser;
+	struct hugetlb_luo_in_file f;
 	unsigned int flags;
 	struct inode *inode;
 	struct file *file;
-	struct hstate *h;
-	int err = 0;
+	int err;
 
-	ser = phys_to_virt(args->serialized_data);
-
-	h = hugetlb_luo_order_hstate(ser->order);
-	if (!h || ser->seals & ~HUGETLB_LUO_ALL_SEALS ||
-	    ser->size & ~huge_page_mask(h)) {
-		err = -EOPNOTSUPP;
-		goto err_free_ser;
-	}
+	err = hugetlb_luo_read_file(args->serialized_data, &f);
+	if (err)
+		return err;
 
 	flags = MFD_HUGETLB | MFD_ALLOW_SEALING |
-		(huge_page_shift(h) << MFD_HUGE_SHIFT);
+		(huge_page_shift(f.h) << MFD_HUGE_SHIFT);
 	file = memfd_alloc_file("", flags);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
-		goto err_free_ser;
+		goto err_out;
 	}
 	inode = file_inode(file);
 
-	vfs_setpos(file, ser->pos, MAX_LFS_FILESIZE);
+	vfs_setpos(file, f.pos, MAX_LFS_FILESIZE);
 
 	inode_lock(inode);
-	i_size_write(inode, ser->size);
-	if (ser->nr_folios) {
-		folios_ser = kho_restore_vmalloc(&ser->folios);
-		if (!folios_ser) {
-			inode_unlock(inode);
-			err = -EINVAL;
-			goto err_put_file;
-		}
-		err = hugetlb_luo_retrieve_folios(file, h, folios_ser,
-						  ser->nr_folios);
-		vfree(folios_ser);
-	}
+	i_size_write(inode, f.size);
+	err = hugetlb_luo_retrieve_folios(file, &f);
 	inode_unlock(inode);
 	if (err)
 		goto err_put_file;
 
 	/* Last, so that no seal gets in the way of the restore. */
-	err = memfd_add_seals(file, ser->seals);
+	err = memfd_add_seals(file, f.seals);
 	if (err)
 		goto err_put_file;
 
 	args->file = file;
-	kho_restore_free(ser);
 	return 0;
 
 err_put_file:
 	fput(file);
-err_free_ser:
-	pr_err("failed to retrieve file: %pe\n", ERR_PTR(err));
-	kho_restore_free(ser);
+err_out:
+	pr_err("failed to retrieve file %llu: %pe\n", args->serialized_data,
+	       ERR_PTR(err));
 	return err;
 }
 
@@ -846,36 +1160,16 @@ static struct liveupdate_file_handler hugetlb_luo_handler = {
 int hugetlb_luo_reboot(void)
 {
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
-	void *fdt;
 	int err;
 
 	guard(mutex)(&out->lock);
 	if (out->fdt)
 		return 0;
 
-	fdt = kho_alloc_preserve(HUGETLB_LUO_FDT_SIZE);
-	if (IS_ERR(fdt)) {
-		err = PTR_ERR(fdt);
-		goto err_out;
-	}
-	out->fdt = fdt;
-
 	err = hugetlb_luo_snapshot(out);
 	if (err)
-		goto err_free;
-
-	err = kho_add_subtree(HUGETLB_LUO_FDT_NAME, fdt, HUGETLB_LUO_FDT_SIZE);
-	if (err)
-		goto err_drop;
-	return 0;
-
-err_drop:
-	hugetlb_luo_snapshot_drop(out);
-err_free:
-	out->fdt = NULL;
-	kho_unpreserve_free(fdt);
-err_out:
-	pr_err("failed to hand over the huge page pools: %pe\n", ERR_PTR(err));
+		pr_err("failed to hand over the huge page pools: %pe\n",
+		       ERR_PTR(err));
 	return err;
 }
 
@@ -890,6 +1184,13 @@ static int __init hugetlb_luo_init(void)
 	err = liveupdate_register_flb(&hugetlb_luo_handler, &hugetlb_luo_flb);
 	if (err)
 		liveupdate_unregister_file_handler(&hugetlb_luo_handler);
+
+	if (IS_ENABLED(CONFIG_LIVEUPDATE_HUGETLB_INJECT) && !err) {
+		pr_warn("hand-over data corruption for testing is available\n");
+		debugfs_create_u32("inject", 0600,
+				   debugfs_create_dir("hugetlb_luo", NULL),
+				   &hugetlb_luo_inject);
+	}
 out:
 	if (err && err != -EOPNOTSUPP) {
 		pr_err("could not register the file handler: %pe\n",
@@ -902,66 +1203,83 @@ late_initcall(hugetlb_luo_init);
 
 /* Boot-time restore of the pools. */
 
-static phys_addr_t hugetlb_luo_in_phys __initdata;
 static bool hugetlb_luo_in_checked __initdata;
 
-/* The incoming pool subtree, or NULL. Usable before the buddy allocator. */
+/* The incoming subtree, or NULL. Usable before the buddy allocator. */
 static const void *__init hugetlb_luo_in_fdt(void)
 {
 	phys_addr_t phys;
+	const void *fdt;
+	size_t size;
 	int err;
 
 	if (hugetlb_luo_in_checked)
-		goto out;
+		return hugetlb_luo_in_tree;
 	hugetlb_luo_in_checked = true;
 
-	err = kho_retrieve_subtree(HUGETLB_LUO_FDT_NAME, &phys, NULL);
+	err = kho_retrieve_subtree(HUGETLB_LUO_FDT_NAME, &phys, &size);
 	if (err) {
 		if (err != -ENOENT && err != -EOPNOTSUPP)
-			pr_warn("cannot retrieve the pool subtree: %d\n", err);
+			pr_warn("cannot retrieve the hand-over data: %d\n", err);
 		return NULL;
 	}
 
-	if (fdt_node_check_compatible(phys_to_virt(phys), 0,
-				      HUGETLB_LUO_COMPATIBLE)) {
-		pr_warn("pool subtree is not %s, ignoring it\n",
+	fdt = phys_to_virt(phys);
+	if (fdt_check_header(fdt) || fdt_totalsize(fdt) > size ||
+	    fdt_node_check_compatible(fdt, 0, HUGETLB_LUO_COMPATIBLE)) {
+		pr_warn("hand-over data is not a valid %s tree, ignoring it\n",
 			HUGETLB_LUO_COMPATIBLE);
 		return NULL;
 	}
-	hugetlb_luo_in_phys = phys;
-out:
-	return hugetlb_luo_in_phys ? phys_to_virt(hugetlb_luo_in_phys) : NULL;
+
+	hugetlb_luo_in_tree = fdt;
+	return fdt;
 }
 
+/**
+ * struct hugetlb_luo_in_pool - A pool node read back from the subtree.
+ * @nid:       The node of the pool's pages.
+ * @free:      PFNs of the free pages (big-endian, 4-byte aligned).
+ * @nr_free:   Number of entries in @free.
+ * @in_use:    PFNs of the pages of preserved files.
+ * @nr_in_use: Number of entries in @in_use.
+ */
+struct hugetlb_luo_in_pool {
+	int nid;
+	const void *free;
+	unsigned long nr_free;
+	const void *in_use;
+	unsigned long nr_in_use;
+};
+
 /*
- * Copy one pool node out of the FDT, where it is only 4-byte aligned. Counts
- * are bounded by the memory that could hold them, so a corrupt tree cannot
- * make boot subtract (or restore) absurd numbers.
+ * Read one pool node. Counts are bounded by the memory that could hold
+ * them, so a corrupt tree cannot make boot subtract (or restore) absurd
+ * numbers.
  */
 static int __init hugetlb_luo_read_pool(const void *fdt, int off,
-					unsigned int order, int *nidp,
-					struct hugetlb_luo_pool_ser *pool)
+					unsigned int order,
+					struct hugetlb_luo_in_pool *pool)
 {
-	const fdt32_t *nidprop;
-	const void *prop;
-	u64 nr, max;
-	int len;
+	u64 max = memblock_phys_mem_size() >> (order + PAGE_SHIFT);
+	int free_len, in_use_len;
+	u32 nid;
 
-	nidprop = fdt_getprop(fdt, off, HUGETLB_LUO_NID_PROP, &len);
-	if (!nidprop || len != sizeof(*nidprop))
-		return -EINVAL;
-	prop = fdt_getprop(fdt, off, HUGETLB_LUO_POOL_PROP, &len);
-	if (!prop || len != sizeof(*pool))
-		return -EINVAL;
-	memcpy(pool, prop, sizeof(*pool));
-
-	*nidp = fdt32_to_cpu(*nidprop);
-	if (*nidp < 0 || *nidp >= MAX_NUMNODES)
+	if (hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_NID_PROP, &nid) ||
+	    nid >= MAX_NUMNODES)
 		return -EINVAL;
 
-	max = memblock_phys_mem_size() >> (order + PAGE_SHIFT);
-	nr = pool->nr_free + pool->nr_in_use;
-	if (nr < pool->nr_free || nr > max)
+	pool->free = fdt_getprop(fdt, off, HUGETLB_LUO_FREE_PROP, &free_len);
+	pool->in_use = fdt_getprop(fdt, off, HUGETLB_LUO_IN_USE_PROP,
+				   &in_use_len);
+	if (!pool->free || !pool->in_use || free_len % sizeof(u64) ||
+	    in_use_len % sizeof(u64))
+		return -EINVAL;
+
+	pool->nid = nid;
+	pool->nr_free = free_len / sizeof(u64);
+	pool->nr_in_use = in_use_len / sizeof(u64);
+	if (pool->nr_free + pool->nr_in_use > max)
 		return -EINVAL;
 
 	return 0;
@@ -970,13 +1288,8 @@ static int __init hugetlb_luo_read_pool(const void *fdt, int off,
 static int __init hugetlb_luo_node_order(const void *fdt, int hoff,
 					 unsigned int *order)
 {
-	const fdt32_t *prop;
-	int len;
-
-	prop = fdt_getprop(fdt, hoff, HUGETLB_LUO_ORDER_PROP, &len);
-	if (!prop || len != sizeof(*prop))
+	if (hugetlb_luo_fdt_u32(fdt, hoff, HUGETLB_LUO_ORDER_PROP, order))
 		return -EINVAL;
-	*order = fdt32_to_cpu(*prop);
 	return *order > MAX_FOLIO_ORDER ? -EINVAL : 0;
 }
 
@@ -1001,22 +1314,22 @@ void __init hugetlb_luo_boot_adjust(struct hstate *h)
 	if (!fdt)
 		return;
 
-	snprintf(name, sizeof(name), "hstate-%u", order);
+	snprintf(name, sizeof(name), HUGETLB_LUO_HSTATE_NODE, order);
 	hoff = fdt_subnode_offset(fdt, 0, name);
 	if (hoff < 0 || hugetlb_luo_node_order(fdt, hoff, &prop_order) ||
 	    prop_order != order)
 		return;
 
 	fdt_for_each_subnode(noff, fdt, hoff) {
-		struct hugetlb_luo_pool_ser pool;
+		struct hugetlb_luo_in_pool pool;
 		unsigned long nr;
-		int nid;
 
-		if (hugetlb_luo_read_pool(fdt, noff, order, &nid, &pool))
+		if (hugetlb_luo_read_pool(fdt, noff, order, &pool))
 			continue;
 
 		nr = pool.nr_free + pool.nr_in_use;
-		h->max_huge_pages_node[nid] -= min(nr, h->max_huge_pages_node[nid]);
+		h->max_huge_pages_node[pool.nid] -=
+			min(nr, h->max_huge_pages_node[pool.nid]);
 		total += nr;
 	}
 
@@ -1035,81 +1348,92 @@ static void __init hugetlb_luo_give_back(struct folio *folio)
 		free_frozen_pages(&folio->page, folio_order(folio));
 }
 
+/*
+ * Restore the page at @pfn if it is what the tree says: the head of a page
+ * of @order that KHO preserved, on node @nid. A page that KHO preserved but
+ * that does not fit goes back to the page allocator.
+ */
 static struct folio *__init hugetlb_luo_restore_page(struct hstate *h,
 						      unsigned int order,
 						      int nid, u64 pfn)
 {
 	struct folio *folio;
 
-	/* kho_restore_folio() WARNs on unaligned or foreign PFNs. */
-	if (!IS_ALIGNED(pfn, 1UL << order) || !pfn_to_online_page(pfn))
+	/*
+	 * Only a page that KHO preserved at this order can be ours. Any other
+	 * PFN is left alone: it may well belong to another KHO user.
+	 */
+	if (pfn > PHYS_PFN(PHYS_ADDR_MAX) ||
+	    kho_preserved_order(PFN_PHYS(pfn)) != order)
 		return NULL;
 
 	folio = kho_restore_folio(PFN_PHYS(pfn));
 	if (!folio)
 		return NULL;
 
-	if (!h || folio_order(folio) != order || folio_nid(folio) != nid) {
+	if (!h || folio_nid(folio) != nid) {
 		hugetlb_luo_give_back(folio);
 		return NULL;
 	}
 
-	if (WARN_ON_ONCE(!folio_ref_freeze(folio, 1)))
+	if (!folio_ref_freeze(folio, 1)) {
+		pr_warn("pfn %#llx: restored page is in use\n", pfn);
 		return NULL;
+	}
 
 	return folio;
 }
 
 static unsigned long __init
-hugetlb_luo_restore_pool(struct hstate *h, unsigned int order, int nid,
-			 const struct hugetlb_luo_pool_ser *pool, bool keep_in_use)
+hugetlb_luo_restore_pool(struct hstate *h, unsigned int order,
+			 const struct hugetlb_luo_in_pool *pool,
+			 bool keep_in_use)
 {
 	unsigned long nr = pool->nr_free + pool->nr_in_use;
 	unsigned long i, restored = 0;
-	u64 *pfns;
-
-	if (pool->pfns.total_pages < DIV_ROUND_UP(nr * sizeof(u64), PAGE_SIZE))
-		goto out;
-
-	pfns = kho_restore_vmalloc(&pool->pfns);
-	if (!pfns)
-		goto out;
 
 	for (i = 0; i < nr; i++) {
-		bool in_use = keep_in_use && i >= pool->nr_free;
+		bool in_use = i >= pool->nr_free;
 		struct folio *folio;
+		u64 pfn;
 
-		folio = hugetlb_luo_restore_page(h, order, nid, pfns[i]);
+		if (in_use)
+			pfn = fdt64_ld(pool->in_use + (i - pool->nr_free) *
+				       sizeof(u64));
+		else
+			pfn = fdt64_ld(pool->free + i * sizeof(u64));
+
+		folio = hugetlb_luo_restore_page(h, order, pool->nid, pfn);
 		if (!folio)
 			continue;
 
+		in_use &= keep_in_use;
 		hugetlb_add_restored_folio(h, folio, in_use);
 		restored++;
 
-		if (in_use && xa_err(xa_store(&hugetlb_luo_in_use, pfns[i],
-					      folio, GFP_KERNEL)))
+		if (in_use && xa_err(xa_store(&hugetlb_luo_in_use, pfn, folio,
+					      GFP_KERNEL)))
 			folio_put(folio);
 	}
-	vfree(pfns);
 
-out:
 	if (restored != nr)
 		pr_warn("order %u node %d: %lu of %lu preserved pages unusable, not added to the pool\n",
-			order, nid, nr - restored, nr);
+			order, pool->nid, nr - restored, nr);
 	return restored;
 }
 
 static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
 					      bool keep_in_use)
 {
-	struct hugetlb_luo_pool_ser pool;
+	struct hugetlb_luo_in_pool pool;
 	unsigned long restored;
 	unsigned int order;
 	struct hstate *h;
-	int noff, nid;
+	int noff;
 
 	if (hugetlb_luo_node_order(fdt, hoff, &order)) {
-		pr_warn("malformed hstate node, its pages are lost\n");
+		pr_warn("malformed hstate node %s, its pages are lost\n",
+			fdt_get_name(fdt, hoff, NULL));
 		return;
 	}
 
@@ -1117,17 +1441,17 @@ static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
 	h = hugetlb_luo_order_hstate(order);
 
 	fdt_for_each_subnode(noff, fdt, hoff) {
-		if (hugetlb_luo_read_pool(fdt, noff, order, &nid, &pool)) {
+		if (hugetlb_luo_read_pool(fdt, noff, order, &pool)) {
 			pr_warn("order %u: malformed pool node, its pages are lost\n",
 				order);
 			continue;
 		}
 
-		restored = hugetlb_luo_restore_pool(h, order, nid, &pool,
+		restored = hugetlb_luo_restore_pool(h, order, &pool,
 						    keep_in_use);
 		if (h)
 			pr_info("order %u node %d: restored %lu preserved pages\n",
-				order, nid, restored);
+				order, pool.nid, restored);
 	}
 }
 
@@ -1149,6 +1473,10 @@ void __init hugetlb_luo_restore_pools(void)
 	if (!fdt)
 		return;
 
-	fdt_for_each_subnode(hoff, fdt, 0)
-		hugetlb_luo_restore_hstate(fdt, hoff, keep_in_use);
+	fdt_for_each_subnode(hoff, fdt, 0) {
+		const char *name = fdt_get_name(fdt, hoff, NULL);
+
+		if (name && !strncmp(name, "hstate-", 7))
+			hugetlb_luo_restore_hstate(fdt, hoff, keep_in_use);
+	}
 }

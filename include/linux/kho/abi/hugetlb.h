@@ -4,67 +4,97 @@
 #define _LINUX_KHO_ABI_HUGETLB_H
 
 #include <linux/types.h>
-#include <linux/kho/abi/kexec_handover.h>
 
 /**
  * DOC: HugeTLB Live Update ABI
  *
  * HugeTLB hands two kinds of state to the next kernel: the huge page pools
- * and the hugetlbfs files preserved through LUO. This interface is a
- * contract. Any change to the FDT layout, the property names or the packed
- * structures below is a breaking change and requires a new version in
- * HUGETLB_LUO_COMPATIBLE and HUGETLB_LUO_FH_COMPATIBLE.
+ * and the hugetlbfs files preserved through LUO. Both live in one KHO FDT
+ * subtree named HUGETLB_LUO_FDT_NAME, so that the next kernel can read the
+ * page counts before the buddy allocator is up, when it decides how many
+ * boot-time huge pages to allocate, and so that every physical address
+ * handed over can be inspected in ``/sys/kernel/debug/kho/out/sub_fdts/``.
  *
- * Pools
- * =====
+ * This interface is a contract between two kernels. Any change to the node
+ * names, the property names or their encoding is a breaking change and
+ * requires a new version in HUGETLB_LUO_COMPATIBLE,
+ * HUGETLB_LUO_FH_COMPATIBLE and HUGETLB_LUO_FLB_COMPATIBLE.
  *
- * The pools live in a KHO FDT subtree named HUGETLB_LUO_FDT_NAME, so that
- * the next kernel can read the page counts before the buddy allocator is up,
- * when it decides how many boot-time huge pages to allocate::
+ * All integers are big-endian, as usual in an FDT. Properties are only
+ * 4-byte aligned: 64-bit values must be read with fdt64_ld()::
  *
  *   / {
  *       compatible = "hugetlb-v1";
  *
  *       hstate-<order> {
- *           order = <u32>;                 huge page order (PAGE_SHIFT units)
+ *           order = <u32>;           huge page order, in PAGE_SHIFT units
  *
  *           node-<nid> {
  *               nid = <u32>;
- *               pool = struct hugetlb_luo_pool_ser;
+ *               free-pfns = <u64 ...>;
+ *               in-use-pfns = <u64 ...>;
  *           };
+ *       };
+ *
+ *       file-<id> {
+ *           order = <u32>;
+ *           seals = <u32>;           F_SEAL_* bits, uABI values
+ *           size = <u64>;            i_size in bytes
+ *           pos = <u64>;             f_pos
+ *           folios = <struct hugetlb_luo_folio_ser ...>;
  *       };
  *   };
  *
- * Every huge page listed in a pool is preserved with kho_preserve_folio() at
- * its full order. Pages that back a preserved file are listed as in use in
- * the pool of their hstate and node as well as in the file they belong to:
- * the pool tells the next kernel how many pages exist, the file tells where
- * each one goes.
+ * Pools
+ * =====
+ *
+ * An ``hstate-<order>`` node exists for every huge page size with at least
+ * one page handed over, and a ``node-<nid>`` node below it for every NUMA
+ * node with at least one such page. ``free-pfns`` lists the head PFNs of the
+ * pages that were on the free list, ``in-use-pfns`` those of the pages that
+ * back a preserved file. Either property may be empty. Every listed page is
+ * preserved with kho_preserve_folio() at the order of its hstate and lies on
+ * node ``nid``. The pool nodes are written when the first preserved file is
+ * frozen, or at reboot when no hugetlb file is preserved: before that the
+ * tree holds only the ``file-<id>`` nodes.
  *
  * Files
  * =====
  *
- * Each preserved file is described by a &struct hugetlb_luo_file_ser whose
- * physical address is the LUO serialized data of the file. Its folios are
- * listed in a preserved array of &struct hugetlb_luo_folio_ser.
+ * Each preserved hugetlbfs file has a ``file-<id>`` node. The id is the LUO
+ * serialized data of the file, in decimal in the node name. ``folios`` lists
+ * the file's huge pages in page cache order. Each of them is also listed in
+ * ``in-use-pfns`` of its pool: the pool tells the next kernel how many pages
+ * exist, the file tells where each one goes. ``pos`` is updated when the
+ * file is frozen.
  */
 
-/* Name of the KHO subtree holding the pools. */
+/* Name of the KHO subtree. */
 #define HUGETLB_LUO_FDT_NAME		"hugetlb"
 
-/* Compatible string of the pool subtree root. */
+/* Compatible string of the subtree root. */
 #define HUGETLB_LUO_COMPATIBLE		"hugetlb-v1"
 
 /* Compatible string of the LUO file handler. */
 #define HUGETLB_LUO_FH_COMPATIBLE	"hugetlb-file-v1"
 
-/* Compatible string of the LUO FLB that owns the pool subtree. */
+/* Compatible string of the LUO FLB that owns the subtree. */
 #define HUGETLB_LUO_FLB_COMPATIBLE	"hugetlb-pool-v1"
 
-/* Property names used in the pool subtree. */
+/* Node name formats. */
+#define HUGETLB_LUO_HSTATE_NODE		"hstate-%u"
+#define HUGETLB_LUO_POOL_NODE		"node-%d"
+#define HUGETLB_LUO_FILE_NODE		"file-%llu"
+
+/* Property names. */
 #define HUGETLB_LUO_ORDER_PROP		"order"
 #define HUGETLB_LUO_NID_PROP		"nid"
-#define HUGETLB_LUO_POOL_PROP		"pool"
+#define HUGETLB_LUO_FREE_PROP		"free-pfns"
+#define HUGETLB_LUO_IN_USE_PROP		"in-use-pfns"
+#define HUGETLB_LUO_SEALS_PROP		"seals"
+#define HUGETLB_LUO_SIZE_PROP		"size"
+#define HUGETLB_LUO_POS_PROP		"pos"
+#define HUGETLB_LUO_FOLIOS_PROP		"folios"
 
 /*
  * The seals this version preserves. hugetlbfs shares the memfd seal set; a
@@ -78,48 +108,14 @@
 				 F_SEAL_EXEC)
 
 /**
- * struct hugetlb_luo_pool_ser - Preserved pages of one hstate on one node.
- * @nr_free:   Number of pages that were on the free list.
- * @nr_in_use: Number of pages that back preserved files.
- * @pfns:      KHO vmalloc descriptor of an array of @nr_free + @nr_in_use
- *             u64 page frame numbers: the free pages first, then the pages
- *             in use. Each PFN is the head of a huge page of the hstate's
- *             order and lies on the node of this pool.
- */
-struct hugetlb_luo_pool_ser {
-	u64 nr_free;
-	u64 nr_in_use;
-	struct kho_vmalloc pfns;
-} __packed;
-
-/**
- * struct hugetlb_luo_folio_ser - Serialized state of one folio of a file.
- * @pfn:   Page frame number of the head page of the folio.
- * @index: Page cache index of the folio, in PAGE_SIZE units.
+ * struct hugetlb_luo_folio_ser - One huge page of a preserved file.
+ * @pfn:   Page frame number of the head page, big-endian.
+ * @index: Page cache index of the folio, in PAGE_SIZE units, big-endian.
+ *         A multiple of the number of base pages in a huge page.
  */
 struct hugetlb_luo_folio_ser {
-	u64 pfn;
-	u64 index;
-} __packed;
-
-/**
- * struct hugetlb_luo_file_ser - Serialized state of a preserved file.
- * @pos:       The file position (f_pos).
- * @size:      The file size in bytes (i_size), a multiple of the huge page
- *             size.
- * @seals:     The memfd seals of the file (F_SEAL_*, uABI values).
- * @order:     Order of the file's huge pages, in PAGE_SHIFT units.
- * @nr_folios: Number of entries in @folios.
- * @folios:    KHO vmalloc descriptor of an array of
- *             &struct hugetlb_luo_folio_ser.
- */
-struct hugetlb_luo_file_ser {
-	u64 pos;
-	u64 size;
-	u32 seals;
-	u32 order;
-	u64 nr_folios;
-	struct kho_vmalloc folios;
+	__be64 pfn;
+	__be64 index;
 } __packed;
 
 #endif /* _LINUX_KHO_ABI_HUGETLB_H */

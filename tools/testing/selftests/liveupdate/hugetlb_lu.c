@@ -10,10 +10,15 @@
  * memfd, preserves it in a LUO "state" session, and leaves a daemonized child
  * holding the session fds. The next stage retrieves the state session first.
  *
+ * Every stage that preserves files reads the outgoing KHO "hugetlb" subtree
+ * and finds, for each file, the file-<id> node listing the PFNs pagemap shows.
+ * Every stage after a kexec reads the incoming subtree: the files, and the
+ * free and in-use PFNs of each pool and node against the counters and files
+ * recorded right before the kexec. Built without libfdt, these checks skip.
+ *
  * Cases:
  *   memfd_2m                 256 MiB of 2 MiB pages, plus the checks that a
- *                            preserved file cannot change size or layout and
- *                            the check of the outgoing KHO "hugetlb" subtree
+ *                            preserved file cannot change size or layout
  *   memfd_1g                 2 GiB of 1 GiB pages
  *   both_sizes               a 2 MiB-page and a 1 GiB-page memfd, one session
  *   pool_only                no file: the free pools, per size and per node
@@ -24,12 +29,14 @@
 
 #define _GNU_SOURCE
 
+#include <ctype.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +45,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <linux/falloc.h>
 #include <linux/types.h>
@@ -54,9 +62,12 @@
 #define HLU_MFD_HUGE_SHIFT	26
 #define HLU_MFD_HUGE_2MB	(21U << HLU_MFD_HUGE_SHIFT)
 #define HLU_MFD_HUGE_1GB	(30U << HLU_MFD_HUGE_SHIFT)
+#ifndef F_GET_SEALS
+#define F_GET_SEALS		1034
+#endif
 
 #define HLU_MAGIC		0x484c5553	/* "HLUS" */
-#define HLU_VERSION		1
+#define HLU_VERSION		2
 #define HLU_MAX_NODES		8
 #define HLU_MAX_FILES		2
 #define HLU_MAX_PAGES		256
@@ -64,16 +75,30 @@
 #define HLU_FILE_TOKEN		0x4800
 #define HLU_BASE_PAGE		4096UL
 #define HLU_POLL_MS		5000
+#define HLU_POS_STEP		4099	/* f_pos of file N before preserve: (N + 1) * this */
 
 #define HLU_HUGETLB_SYSFS	"/sys/kernel/mm/hugepages"
 #define HLU_NODE_SYSFS		"/sys/devices/system/node"
 #define HLU_KHO_DEBUGFS		"/sys/kernel/debug/kho"
+
+/* The KHO subtree, as in include/linux/kho/abi/hugetlb.h */
 #define HLU_FDT_NAME		"hugetlb"
 #define HLU_FDT_COMPAT		"hugetlb-v1"
+#define HLU_FDT_HSTATE		"hstate-"
+#define HLU_FDT_NODE		"node-"
+#define HLU_FDT_FILE		"file-"
+#define HLU_FDT_ORDER		"order"
+#define HLU_FDT_NID		"nid"
+#define HLU_FDT_FREE		"free-pfns"
+#define HLU_FDT_IN_USE		"in-use-pfns"
+#define HLU_FDT_SEALS		"seals"
+#define HLU_FDT_SIZE		"size"
+#define HLU_FDT_POS		"pos"
+#define HLU_FDT_FOLIOS		"folios"
+#define HLU_FDT_ALL_SEALS	0x3fU	/* F_SEAL_SEAL up to F_SEAL_EXEC */
 
 /* Case flags */
 #define HLU_RESTRICT		0x1	/* size/layout changes refused after preserve */
-#define HLU_FDT			0x2	/* check the KHO "hugetlb" subtree */
 #define HLU_NO_RETRIEVE		0x4	/* finish the session without retrieving */
 #define HLU_UNPRESERVE		0x8	/* close the session before kexec */
 
@@ -107,7 +132,7 @@ struct hlu_case {
 };
 
 static const struct hlu_case hlu_cases[] = {
-	{ "memfd_2m", 2, HLU_RESTRICT | HLU_FDT, 1 << HLU_2M, 1,
+	{ "memfd_2m", 2, HLU_RESTRICT, 1 << HLU_2M, 1,
 	  { { HLU_2M, 128 } } },
 	{ "memfd_1g", 2, 0, 1 << HLU_1G, 1, { { HLU_1G, 2 } } },
 	{ "both_sizes", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 2,
@@ -141,8 +166,12 @@ struct hlu_file_rec {
 	__u32 nr_pages;
 	__u64 seed;
 	__u64 file_hash;
+	__u64 pos;			/* f_pos when preserved */
+	__u32 seals;			/* F_GET_SEALS when preserved */
+	__u32 pad;
 	__u64 hash[HLU_MAX_PAGES];
 	__u64 pfn[HLU_MAX_PAGES];
+	__s32 nid[HLU_MAX_PAGES];	/* NUMA node of each page */
 };
 
 /* What a stage hands to the next one, in the preserved state memfd. */
@@ -152,8 +181,6 @@ struct hlu_state {
 	char case_name[32];
 	__u32 next_stage;
 	__u32 nr_files;
-	__u32 fdt_seen;
-	__u32 pad;
 	struct hlu_pool baseline;	/* stage 1, before any file existed */
 	struct hlu_pool at_kexec;	/* just before this hand-over */
 	struct hlu_file_rec file[HLU_MAX_FILES];
@@ -392,24 +419,34 @@ static bool pool_check(const struct hlu_pool *exp, unsigned int hmask, bool node
 	return false;
 }
 
-/* @base with the pages of the recorded files in use (system-wide counters). */
+/* @base with the pages of the recorded files in use, per size and per node. */
 static void pool_in_use(const struct hlu_pool *base, const struct hlu_state *st,
 			struct hlu_pool *out)
 {
-	unsigned int i;
+	const struct hlu_file_rec *rec;
+	unsigned int i, p;
 
 	*out = *base;
-	for (i = 0; i < st->nr_files; i++)
-		out->all[st->file[i].hsize].free -= st->file[i].nr_pages;
+	for (i = 0; i < st->nr_files; i++) {
+		rec = &st->file[i];
+		out->all[rec->hsize].free -= rec->nr_pages;
+		for (p = 0; p < rec->nr_pages; p++) {
+			if (rec->nid[p] >= 0 && rec->nid[p] < HLU_MAX_NODES)
+				out->node[rec->hsize][rec->nid[p]].free--;
+		}
+	}
 }
 
-static unsigned int files_mask(const struct hlu_state *st)
+/*
+ * Every counter of every page size, per node too, is the one before any file
+ * existed minus the pages of the files in @st.
+ */
+static bool pool_check_in_use(const struct hlu_state *st, const char *what)
 {
-	unsigned int i, m = 0;
+	struct hlu_pool in_use;
 
-	for (i = 0; i < st->nr_files; i++)
-		m |= 1 << st->file[i].hsize;
-	return m;
+	pool_in_use(&st->baseline, st, &in_use);
+	return pool_check(&in_use, pool_mask(&st->baseline), true, what);
 }
 
 /* ---- file content and PFNs -------------------------------------------- */
@@ -497,6 +534,49 @@ static bool pfns_valid(const struct hlu_file *f, const __u64 *pfn, const char *c
 	return true;
 }
 
+/*
+ * NUMA node of each huge page of the mapping, from a move_pages() query; all
+ * on node 0 without NUMA (no node directory in sysfs, no move_pages()).
+ */
+static bool file_nodes(const struct hlu_file *f, __s32 *nid, const char *ctx)
+{
+	bool numa = !access(HLU_NODE_SYSFS, F_OK);
+	unsigned int p, nr = f->rec->nr_pages;
+	int status[HLU_MAX_PAGES];
+	void *pages[HLU_MAX_PAGES];
+
+	for (p = 0; p < nr; p++) {
+		pages[p] = f->map + (size_t)p * f->hs->size;
+		status[p] = numa ? -ENOENT : 0;
+	}
+	if (numa && syscall(SYS_move_pages, 0, (unsigned long)nr, pages, NULL, status, 0)) {
+		ksft_print_msg("%s: move_pages() query: %s\n", ctx, strerror(errno));
+		return false;
+	}
+	for (p = 0; p < nr; p++) {
+		nid[p] = status[p];
+		if (status[p] < 0 || status[p] >= HLU_MAX_NODES) {
+			ksft_print_msg("%s: page %u: node %d (%s), expected 0 to %d\n", ctx, p,
+				       status[p], status[p] < 0 ? strerror(-status[p]) : "too high",
+				       HLU_MAX_NODES - 1);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* PFN and node of every page into @f's record; false (details printed) if unusable. */
+static bool file_locate(const struct hlu_file *f, const char *ctx)
+{
+	int ret = file_pfns(f, f->rec->pfn);
+
+	if (ret) {
+		ksft_print_msg("%s: read /proc/self/pagemap: %s\n", ctx, strerror(-ret));
+		return false;
+	}
+	return pfns_valid(f, f->rec->pfn, ctx) && file_nodes(f, f->rec->nid, ctx);
+}
+
 static int file_map(struct hlu_file *f)
 {
 	f->map = mmap(NULL, f->len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
@@ -541,6 +621,19 @@ static int file_create(struct hlu_file *f, const struct hlu_file_spec *spec,
 	if (ret)
 		goto err;
 	file_fill(f);
+
+	/* A position and the seals the kernel must record and restore. */
+	rec->pos = (__u64)(idx + 1) * HLU_POS_STEP;
+	if (lseek(f->fd, rec->pos, SEEK_SET) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	ret = fcntl(f->fd, F_GET_SEALS);
+	if (ret < 0) {
+		ret = -errno;
+		goto err;
+	}
+	rec->seals = ret;
 	return 0;
 err:
 	file_unmap_close(f);
@@ -688,152 +781,609 @@ static void *read_blob(const char *path, size_t *len)
 	return buf;
 }
 
-#ifdef HLU_HAVE_LIBFDT
-static bool prop_is(const void *v, int len, unsigned long long want)
+/*
+ * The TAP lines about the PFNs in the tree. They are the same whether the
+ * tree is checked, missing, or cannot be parsed (no libfdt).
+ */
+#define HLU_T_OUT_FILE	"outgoing FDT records file %u: PFNs match pagemap\n"
+#define HLU_T_IN_FILE	"incoming FDT records file %u: PFNs, order, size, seals, pos as preserved\n"
+#define HLU_T_IN_COUNT	"incoming FDT: %s pool per node: free and in-use PFNs as counted at kexec\n"
+#define HLU_T_IN_USE	"incoming FDT: %s in-use-pfns are the preserved files' PFNs, per node\n"
+#define HLU_T_IN_PFNS	"incoming FDT: %s PFNs aligned to the huge page size, none listed twice\n"
+
+/* Report the PFN lines of @st's files (and pools, @in) with @code. */
+static void fdt_report(const struct hlu_state *st, bool in, int code)
 {
+	unsigned int i;
+	int h;
+
+	for (i = 0; i < st->nr_files; i++) {
+		if (in)
+			ksft_test_result_report(code, HLU_T_IN_FILE, i);
+		else
+			ksft_test_result_report(code, HLU_T_OUT_FILE, i);
+	}
+	for (h = 0; in && h < HLU_NR_HSIZES; h++) {
+		if (!st->at_kexec.present[h])
+			continue;
+		ksft_test_result_report(code, HLU_T_IN_COUNT, hlu_hsizes[h].label);
+		ksft_test_result_report(code, HLU_T_IN_USE, hlu_hsizes[h].label);
+		ksft_test_result_report(code, HLU_T_IN_PFNS, hlu_hsizes[h].label);
+	}
+}
+
+#ifdef HLU_HAVE_LIBFDT
+/*
+ * struct hugetlb_luo_folio_ser of include/linux/kho/abi/hugetlb.h. Only
+ * 4-byte aligned in the tree: use it for sizeof() and offsetof() only.
+ */
+struct hlu_folio_ser {
+	fdt64_t pfn;
+	fdt64_t index;
+};
+
+/* A growing array of PFNs. */
+struct hlu_pfns {
+	__u64 *v;
+	unsigned int nr;
+};
+
+/* What the walk of one pool collects and finds wrong. */
+struct hlu_pool_walk {
+	const struct hlu_state *st;
+	int h;
+	bool numa;			/* per-node counters exist */
+	bool seen[HLU_MAX_NODES];
+	struct hlu_pfns all;		/* free and in use */
+	struct hlu_pfns used;
+	__s64 nr_free;
+	__s64 nr_used;
+	int bad_cnt;
+	int bad_set;
+};
+
+/* @name is @prefix followed by a decimal number, nothing else. */
+static bool name_num(const char *name, const char *prefix, unsigned long long *num)
+{
+	size_t n = strlen(prefix);
+	char *end;
+
+	if (!name || strncmp(name, prefix, n) || !isdigit((unsigned char)name[n]))
+		return false;
+	errno = 0;
+	*num = strtoull(name + n, &end, 10);
+	return !errno && !*end;
+}
+
+static bool fdt_is_file(const void *fdt, int off)
+{
+	unsigned long long id;
+
+	return name_num(fdt_get_name(fdt, off, NULL), HLU_FDT_FILE, &id);
+}
+
+/* Properties are big-endian and only 4-byte aligned: fdt32_ld()/fdt64_ld(). */
+static bool fdt_u32(const void *fdt, int off, const char *name, __u32 *val)
+{
+	const fdt32_t *p;
+	int len;
+
+	p = fdt_getprop(fdt, off, name, &len);
+	if (!p || len != sizeof(*p))
+		return false;
+	*val = fdt32_ld(p);
+	return true;
+}
+
+static bool fdt_u64(const void *fdt, int off, const char *name, __u64 *val)
+{
+	const fdt64_t *p;
+	int len;
+
+	p = fdt_getprop(fdt, off, name, &len);
+	if (!p || len != sizeof(*p))
+		return false;
+	*val = fdt64_ld(p);
+	return true;
+}
+
+/* A u64 array property in a new host-endian array; NULL if absent or malformed. */
+static __u64 *fdt_u64s(const void *fdt, int off, const char *name, unsigned int *nr)
+{
+	const fdt64_t *p;
+	unsigned int i;
+	__u64 *v;
+	int len;
+
+	p = fdt_getprop(fdt, off, name, &len);
+	if (!p || len % sizeof(*p))
+		return NULL;
+	*nr = len / sizeof(*p);
+	v = calloc(*nr + 1, sizeof(*v));
+	if (!v)
+		hlu_bail("out of memory\n");
+	for (i = 0; i < *nr; i++)
+		v[i] = fdt64_ld(p + i);
+	return v;
+}
+
+static void pfns_add(struct hlu_pfns *s, const __u64 *v, unsigned int nr)
+{
+	__u64 *nv;
+
+	if (!nr)
+		return;
+	nv = realloc(s->v, (s->nr + nr) * sizeof(*nv));
+	if (!nv)
+		hlu_bail("out of memory\n");
+	memcpy(nv + s->nr, v, nr * sizeof(*nv));
+	s->v = nv;
+	s->nr += nr;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void sort_pfns(__u64 *v, unsigned int nr)
+{
+	if (nr)
+		qsort(v, nr, sizeof(*v), cmp_u64);
+}
+
+/* Sorted PFNs of the pages of size @h of @st's files, on node @nid (any if < 0). */
+static unsigned int files_pfns(const struct hlu_state *st, int h, int nid, __u64 *out)
+{
+	const struct hlu_file_rec *rec;
+	unsigned int i, p, n = 0;
+
+	for (i = 0; i < st->nr_files; i++) {
+		rec = &st->file[i];
+		if (rec->hsize != (__u32)h)
+			continue;
+		for (p = 0; p < rec->nr_pages; p++) {
+			if (nid < 0 || rec->nid[p] == nid)
+				out[n++] = rec->pfn[p];
+		}
+	}
+	sort_pfns(out, n);
+	return n;
+}
+
+/* @got, sorted here, holds exactly the PFNs of the sorted @exp. */
+static bool same_pfns(__u64 *got, unsigned int nr_got, const __u64 *exp, unsigned int nr_exp)
+{
+	sort_pfns(got, nr_got);
+	return nr_got == nr_exp && (!nr_exp || !memcmp(got, exp, nr_exp * sizeof(*exp)));
+}
+
+static int fdt_bad_prop(const char *node, const char *prop)
+{
+	ksft_print_msg("FDT: %s: property '%s' missing or malformed\n", node, prop);
+	return 1;
+}
+
+static int fdt_verify_hstate(const void *fdt, int hs, const char *name,
+			     unsigned long long order)
+{
+	unsigned long long nid;
+	const char *nname;
+	int nd, len, bad = 0;
+	__u32 val;
+
+	if (!fdt_u32(fdt, hs, HLU_FDT_ORDER, &val) || val != order)
+		bad += fdt_bad_prop(name, HLU_FDT_ORDER);
+	fdt_for_each_subnode(nd, fdt, hs) {
+		nname = fdt_get_name(fdt, nd, NULL);
+		if (!name_num(nname, HLU_FDT_NODE, &nid)) {
+			ksft_print_msg("FDT: %s: unexpected node '%s'\n", name,
+				       nname ? nname : "?");
+			bad++;
+			continue;
+		}
+		if (!fdt_u32(fdt, nd, HLU_FDT_NID, &val) || val != nid)
+			bad += fdt_bad_prop(nname, HLU_FDT_NID);
+		if (!fdt_getprop(fdt, nd, HLU_FDT_FREE, &len) || len % sizeof(fdt64_t))
+			bad += fdt_bad_prop(nname, HLU_FDT_FREE);
+		if (!fdt_getprop(fdt, nd, HLU_FDT_IN_USE, &len) || len % sizeof(fdt64_t))
+			bad += fdt_bad_prop(nname, HLU_FDT_IN_USE);
+	}
+	return bad;
+}
+
+static int fdt_verify_file(const void *fdt, int off, const char *name)
+{
+	int len, bad = 0;
 	__u32 v32;
 	__u64 v64;
 
-	if (len == 4) {
-		memcpy(&v32, v, 4);
-		return v32 == want || be32toh(v32) == want;
-	}
-	if (len == 8) {
-		memcpy(&v64, v, 8);
-		return v64 == want || be64toh(v64) == want;
-	}
-	return false;
+	if (!fdt_u32(fdt, off, HLU_FDT_ORDER, &v32))
+		bad += fdt_bad_prop(name, HLU_FDT_ORDER);
+	if (!fdt_u32(fdt, off, HLU_FDT_SEALS, &v32) || v32 & ~HLU_FDT_ALL_SEALS)
+		bad += fdt_bad_prop(name, HLU_FDT_SEALS);
+	if (!fdt_u64(fdt, off, HLU_FDT_SIZE, &v64))
+		bad += fdt_bad_prop(name, HLU_FDT_SIZE);
+	if (!fdt_u64(fdt, off, HLU_FDT_POS, &v64))
+		bad += fdt_bad_prop(name, HLU_FDT_POS);
+	if (!fdt_getprop(fdt, off, HLU_FDT_FOLIOS, &len) ||
+	    len % sizeof(struct hlu_folio_ser))
+		bad += fdt_bad_prop(name, HLU_FDT_FOLIOS);
+	return bad;
 }
 
-/* Returns the number of problems found, details printed. */
-static int fdt_verify(const void *fdt, size_t len)
+/*
+ * The layout of the tree, with @nr_files file nodes. Returns the number of
+ * problems found (details printed), or -1 if the tree cannot be used at all.
+ */
+static int fdt_verify(const void *fdt, size_t len, unsigned int nr_files)
 {
-	int hs, nd, plen, bad = 0, nr_hs = 0;
+	unsigned int files = 0;
+	unsigned long long id;
+	const char *name;
 	const void *prop;
+	int off, plen, bad = 0;
 
-	if (fdt_check_header(fdt) || fdt_totalsize(fdt) > len) {
+	if (len < sizeof(struct fdt_header) || fdt_check_header(fdt) ||
+	    fdt_totalsize(fdt) > len) {
 		ksft_print_msg("FDT: invalid header (magic %#x, %zu bytes read)\n",
-			       be32toh(*(const __u32 *)fdt), len);
-		return 1;
+			       len >= 4 ? be32toh(*(const __u32 *)fdt) : 0, len);
+		return -1;
 	}
 	prop = fdt_getprop(fdt, 0, "compatible", &plen);
 	if (fdt_node_check_compatible(fdt, 0, HLU_FDT_COMPAT)) {
 		ksft_print_msg("FDT: root compatible is '%.*s', expected '%s'\n",
 			       prop ? plen : 6, prop ? (const char *)prop : "(none)",
 			       HLU_FDT_COMPAT);
-		return 1;
+		return -1;
 	}
-	fdt_for_each_subnode(hs, fdt, 0) {
-		const char *name = fdt_get_name(fdt, hs, NULL);
-		unsigned int order;
-
-		if (!name || sscanf(name, "hstate-%u", &order) != 1)
-			continue;
-		nr_hs++;
-		prop = fdt_getprop(fdt, hs, "order", &plen);
-		if (!prop || !prop_is(prop, plen, order)) {
-			ksft_print_msg("FDT: %s: property 'order' missing or not %u\n",
-				       name, order);
+	fdt_for_each_subnode(off, fdt, 0) {
+		name = fdt_get_name(fdt, off, NULL);
+		if (name_num(name, HLU_FDT_HSTATE, &id)) {
+			bad += fdt_verify_hstate(fdt, off, name, id);
+		} else if (name_num(name, HLU_FDT_FILE, &id)) {
+			bad += fdt_verify_file(fdt, off, name);
+			files++;
+		} else {
+			ksft_print_msg("FDT: unexpected node '%s'\n", name ? name : "?");
 			bad++;
 		}
-		fdt_for_each_subnode(nd, fdt, hs) {
-			const char *nname = fdt_get_name(fdt, nd, NULL);
-			unsigned int nid;
-			int pl;
-
-			if (!nname || sscanf(nname, "node-%u", &nid) != 1)
-				continue;
-			prop = fdt_getprop(fdt, nd, "nid", &plen);
-			if (!prop || !prop_is(prop, plen, nid)) {
-				ksft_print_msg("FDT: %s/%s: property 'nid' missing or not %u\n",
-					       name, nname, nid);
-				bad++;
-			}
-			if (!fdt_getprop(fdt, nd, "pool", &pl)) {
-				ksft_print_msg("FDT: %s/%s: property 'pool' missing\n",
-					       name, nname);
-				bad++;
-			}
-			ksft_print_msg("FDT: %s/%s present\n", name, nname);
-		}
 	}
-	if (!nr_hs)
-		ksft_print_msg("FDT: no hstate-<order> node yet (may be written at kexec)\n");
+	if (files != nr_files) {
+		ksft_print_msg("FDT: %u file nodes, expected %u (one per preserved file)\n",
+			       files, nr_files);
+		bad++;
+	}
 	return bad;
 }
+
+static bool fdt_same(bool print, const char *node, const char *what, __u64 exp, __u64 got)
+{
+	if (exp == got)
+		return true;
+	if (print)
+		ksft_print_msg("  %s: %s is %#llx, file has %#llx\n", node, what,
+			       (unsigned long long)got, (unsigned long long)exp);
+	return false;
+}
+
+/* A field of the folio entry at @fo, a 4-byte aligned struct hlu_folio_ser. */
+static __u64 folio_field(const char *fo, size_t off)
+{
+	return fdt64_ld((const fdt64_t *)(fo + off));
+}
+
+/*
+ * The file node at @off describes @rec: order, size, seals, pos, and its
+ * folios are the recorded PFNs at indices 0, 1, 2... huge pages, in 4 KiB
+ * units. @print: say where it differs.
+ */
+static bool fdt_file_is(const void *fdt, int off, const struct hlu_file_rec *rec, bool print)
+{
+	const struct hlu_hsize *hs = &hlu_hsizes[rec->hsize];
+	const char *name = fdt_get_name(fdt, off, NULL);
+	__u64 step = hs->size / HLU_BASE_PAGE;
+	__u64 size = ~0ULL, pos = ~0ULL;
+	const char *fo;
+	__u32 order = ~0U, seals = ~0U;
+	char what[32];
+	unsigned int p;
+	int len;
+
+	fdt_u32(fdt, off, HLU_FDT_ORDER, &order);
+	fdt_u32(fdt, off, HLU_FDT_SEALS, &seals);
+	fdt_u64(fdt, off, HLU_FDT_SIZE, &size);
+	fdt_u64(fdt, off, HLU_FDT_POS, &pos);
+	if (!fdt_same(print, name, HLU_FDT_ORDER, hs->order, order) ||
+	    !fdt_same(print, name, HLU_FDT_SIZE, (__u64)rec->nr_pages * hs->size, size) ||
+	    !fdt_same(print, name, HLU_FDT_SEALS, rec->seals, seals) ||
+	    !fdt_same(print, name, HLU_FDT_POS, rec->pos, pos))
+		return false;
+	fo = fdt_getprop(fdt, off, HLU_FDT_FOLIOS, &len);
+	if (!fdt_same(print, name, "length of " HLU_FDT_FOLIOS,
+		      (__u64)rec->nr_pages * sizeof(struct hlu_folio_ser),
+		      fo ? (__u64)len : ~0ULL))
+		return false;
+	for (p = 0; p < rec->nr_pages; p++, fo += sizeof(struct hlu_folio_ser)) {
+		snprintf(what, sizeof(what), "folio %u pfn", p);
+		if (!fdt_same(print, name, what, rec->pfn[p],
+			      folio_field(fo, offsetof(struct hlu_folio_ser, pfn))))
+			return false;
+		snprintf(what, sizeof(what), "folio %u index", p);
+		if (!fdt_same(print, name, what, p * step,
+			      folio_field(fo, offsetof(struct hlu_folio_ser, index))))
+			return false;
+	}
+	return true;
+}
+
+static bool fdt_taken(const int *taken, unsigned int nr, int off)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		if (taken[i] == off)
+			return true;
+	}
+	return false;
+}
+
+/* One TAP line per file of @st: a file node describes it, and no other file. */
+static void fdt_check_files(const void *fdt, const struct hlu_state *st, bool in)
+{
+	int taken[HLU_MAX_FILES], off, found;
+	const struct hlu_file_rec *rec;
+	unsigned int i;
+
+	for (i = 0; i < st->nr_files; i++) {
+		rec = &st->file[i];
+		found = -1;
+		fdt_for_each_subnode(off, fdt, 0) {
+			if (!fdt_is_file(fdt, off) || fdt_taken(taken, i, off))
+				continue;
+			if (fdt_file_is(fdt, off, rec, false)) {
+				found = off;
+				break;
+			}
+		}
+		taken[i] = found;
+		if (found < 0) {
+			ksft_print_msg("%s FDT: no file node left for file %u\n",
+				       in ? "incoming" : "outgoing", i);
+			ksft_print_msg("  file %u: %u %s pages, PFN %#llx.., seals %#x, pos %llu\n",
+				       i, rec->nr_pages, hlu_hsizes[rec->hsize].label,
+				       (unsigned long long)rec->pfn[0], rec->seals,
+				       (unsigned long long)rec->pos);
+			fdt_for_each_subnode(off, fdt, 0) {
+				if (fdt_is_file(fdt, off) && !fdt_taken(taken, i, off))
+					fdt_file_is(fdt, off, rec, true);
+			}
+		}
+		if (in)
+			ksft_test_result(found >= 0, HLU_T_IN_FILE, i);
+		else
+			ksft_test_result(found >= 0, HLU_T_OUT_FILE, i);
+	}
+}
+
+/* One node-<nid> of the pool walked by @w. */
+static void fdt_pool_node(const void *fdt, int off, struct hlu_pool_walk *w)
+{
+	const char *name = fdt_get_name(fdt, off, NULL), *label = hlu_hsizes[w->h].label;
+	__u64 exp[HLU_MAX_FILES * HLU_MAX_PAGES], *fr, *use;
+	unsigned int nr_fr = 0, nr_use = 0, nr_exp;
+	const struct hlu_counters *c;
+	unsigned long long nid;
+
+	if (!name_num(name, HLU_FDT_NODE, &nid))
+		return;		/* reported by fdt_verify() */
+	fr = fdt_u64s(fdt, off, HLU_FDT_FREE, &nr_fr);
+	use = fdt_u64s(fdt, off, HLU_FDT_IN_USE, &nr_use);
+	if (!fr || !use) {
+		ksft_print_msg("FDT: %s %s: PFN arrays missing or malformed\n", label, name);
+		w->bad_cnt++;
+		goto out;
+	}
+	w->nr_free += nr_fr;
+	w->nr_used += nr_use;
+	pfns_add(&w->all, fr, nr_fr);
+	pfns_add(&w->all, use, nr_use);
+	pfns_add(&w->used, use, nr_use);
+	if (!w->numa)
+		goto out;
+	if (nid >= HLU_MAX_NODES || !w->st->at_kexec.node_present[w->h][nid]) {
+		ksft_print_msg("FDT: %s %s: no such node before kexec\n", label, name);
+		w->bad_cnt++;
+		goto out;
+	}
+	if (w->seen[nid]) {
+		ksft_print_msg("FDT: %s %s: listed twice\n", label, name);
+		w->bad_cnt++;
+	}
+	w->seen[nid] = true;
+	c = &w->st->at_kexec.node[w->h][nid];
+	if (nr_fr != c->free || nr_use != c->nr - c->free) {
+		ksft_print_msg("FDT: %s %s: %u free and %u in-use PFNs\n", label, name, nr_fr,
+			       nr_use);
+		ksft_print_msg("  at kexec node%llu had %lld free of %lld\n", nid,
+			       (long long)c->free, (long long)c->nr);
+		w->bad_cnt++;
+	}
+	nr_exp = files_pfns(w->st, w->h, nid, exp);
+	if (!same_pfns(use, nr_use, exp, nr_exp)) {
+		ksft_print_msg("FDT: %s %s: %u in-use PFNs, not the %u file pages on node%llu\n",
+			       label, name, nr_use, nr_exp, nid);
+		w->bad_set++;
+	}
+out:
+	free(fr);
+	free(use);
+}
+
+/*
+ * The pool of page size @h in the incoming tree against the counters and
+ * the files recorded right before the kexec: three TAP lines.
+ */
+static void fdt_check_pool(const void *fdt, const struct hlu_state *st, int h)
+{
+	const struct hlu_counters *c = &st->at_kexec.all[h];
+	const struct hlu_hsize *hs = &hlu_hsizes[h];
+	struct hlu_pool_walk w = { .st = st, .h = h };
+	__u64 exp[HLU_MAX_FILES * HLU_MAX_PAGES];
+	__u64 align = hs->size / HLU_BASE_PAGE;
+	unsigned int nr_exp, i;
+	int hoff, off, n, bad_pfn = 0;
+	char name[32];
+
+	for (n = 0; n < HLU_MAX_NODES; n++)
+		w.numa |= st->at_kexec.node_present[h][n];
+
+	snprintf(name, sizeof(name), HLU_FDT_HSTATE "%u", hs->order);
+	hoff = fdt_subnode_offset(fdt, 0, name);
+	if (hoff >= 0) {
+		fdt_for_each_subnode(off, fdt, hoff)
+			fdt_pool_node(fdt, off, &w);
+	}
+
+	for (n = 0; w.numa && n < HLU_MAX_NODES; n++) {
+		if (st->at_kexec.node_present[h][n] && st->at_kexec.node[h][n].nr > 0 &&
+		    !w.seen[n]) {
+			ksft_print_msg("FDT: %s: node%d had %lld pages at kexec, no %s/%s%d\n",
+				       hs->label, n, (long long)st->at_kexec.node[h][n].nr, name,
+				       HLU_FDT_NODE, n);
+			w.bad_cnt++;
+		}
+	}
+	if (w.nr_free != c->free || w.nr_used != c->nr - c->free) {
+		ksft_print_msg("FDT: %s: %lld free and %lld in-use PFNs in all nodes\n",
+			       hs->label, (long long)w.nr_free, (long long)w.nr_used);
+		ksft_print_msg("  at kexec there were %lld free of %lld\n", (long long)c->free,
+			       (long long)c->nr);
+		w.bad_cnt++;
+	}
+
+	nr_exp = files_pfns(st, h, -1, exp);
+	if (!same_pfns(w.used.v, w.used.nr, exp, nr_exp)) {
+		ksft_print_msg("FDT: %s: %u in-use PFNs in all, not the %u of the files\n",
+			       hs->label, w.used.nr, nr_exp);
+		w.bad_set++;
+	}
+
+	for (i = 0; i < w.all.nr; i++) {
+		if (w.all.v[i] % align && bad_pfn++ < 4)
+			ksft_print_msg("FDT: %s: PFN %#llx not aligned to %s\n", hs->label,
+				       (unsigned long long)w.all.v[i], hs->label);
+	}
+	sort_pfns(w.all.v, w.all.nr);
+	for (i = 1; i < w.all.nr; i++) {
+		if (w.all.v[i] == w.all.v[i - 1] && bad_pfn++ < 4)
+			ksft_print_msg("FDT: %s: PFN %#llx listed twice\n", hs->label,
+				       (unsigned long long)w.all.v[i]);
+	}
+
+	ksft_test_result(!w.bad_cnt, HLU_T_IN_COUNT, hs->label);
+	ksft_test_result(!w.bad_set, HLU_T_IN_USE, hs->label);
+	ksft_test_result(!bad_pfn, HLU_T_IN_PFNS, hs->label);
+	free(w.all.v);
+	free(w.used.v);
+}
+
+static void fdt_check(const void *fdt, const struct hlu_state *st, bool in)
+{
+	int h;
+
+	fdt_check_files(fdt, st, in);
+	for (h = 0; in && h < HLU_NR_HSIZES; h++) {
+		if (st->at_kexec.present[h])
+			fdt_check_pool(fdt, st, h);
+	}
+}
 #else
-static int fdt_verify(const void *fdt, size_t len)
+static int fdt_verify(const void *fdt, size_t len, unsigned int nr_files)
 {
 	if (len < 40 || be32toh(*(const __u32 *)fdt) != 0xd00dfeed) {
 		ksft_print_msg("FDT: bad magic or too short (%zu bytes)\n", len);
-		return 1;
+		return -1;
 	}
 	/* Built without libfdt: look for the compatible string only. */
 	if (!memmem(fdt, len, HLU_FDT_COMPAT, sizeof(HLU_FDT_COMPAT))) {
 		ksft_print_msg("FDT: string '%s' not found (raw scan, no libfdt)\n",
 			       HLU_FDT_COMPAT);
-		return 1;
+		return -1;
 	}
-	ksft_print_msg("FDT: '%s' found by raw scan (built without libfdt)\n", HLU_FDT_COMPAT);
+	ksft_print_msg("FDT: '%s' found by raw scan (no libfdt: %u file nodes not counted)\n",
+		       HLU_FDT_COMPAT, nr_files);
 	return 0;
+}
+
+static void fdt_check(const void *fdt, const struct hlu_state *st, bool in)
+{
+	ksft_print_msg("built without libfdt: the PFNs in the %u-byte FDT are not checked\n",
+		       be32toh(((const __u32 *)fdt)[1]));
+	fdt_report(st, in, KSFT_SKIP);
 }
 #endif
 
-/*
- * The outgoing KHO subtree. @handler: the kernel accepted a hugetlb memfd,
- * so it claims the feature and the subtree must be there.
- */
-static bool check_out_fdt(bool handler)
+/* The subtree in debugfs, outgoing or incoming; @dir: debugfs shows KHO trees. */
+static void *fdt_read(bool in, size_t *len, bool *dir)
 {
-	const char *path = HLU_KHO_DEBUGFS "/out/sub_fdts/" HLU_FDT_NAME;
-	size_t len = 0;
-	void *blob;
-	int bad;
+	const char *path = in ? HLU_KHO_DEBUGFS "/in/sub_fdts/" HLU_FDT_NAME :
+				HLU_KHO_DEBUGFS "/out/sub_fdts/" HLU_FDT_NAME;
 
-	if (access(path, F_OK)) {
-		if (access(HLU_KHO_DEBUGFS "/out/sub_fdts", F_OK)) {
-			ksft_test_result_skip("outgoing KHO FDT: no %s/out/sub_fdts (debugfs)\n",
-					      HLU_KHO_DEBUGFS);
-			return false;
-		}
-		if (!handler) {
-			ksft_test_result_skip("outgoing KHO FDT: no '%s' subtree, no LUO handler\n",
-					      HLU_FDT_NAME);
-			return false;
-		}
-		ksft_print_msg("expected %s after a hugetlb memfd was preserved, it is absent\n",
-			       path);
-		ksft_test_result_fail("outgoing KHO FDT subtree '%s' exists\n", HLU_FDT_NAME);
-		return false;
-	}
-	blob = read_blob(path, &len);
-	if (!blob || !len) {
-		free(blob);
-		ksft_test_result_fail("outgoing KHO FDT subtree '%s' readable\n", HLU_FDT_NAME);
-		return false;
-	}
-	bad = fdt_verify(blob, len);
-	free(blob);
-	ksft_test_result(!bad, "outgoing KHO FDT subtree '%s' is '%s'\n", HLU_FDT_NAME,
-			 HLU_FDT_COMPAT);
-	return !bad;
+	*len = 0;
+	*dir = !access(in ? HLU_KHO_DEBUGFS "/in/sub_fdts" : HLU_KHO_DEBUGFS "/out/sub_fdts",
+		       F_OK);
+	return read_blob(path, len);
 }
 
-static void info_in_fdt(void)
+/*
+ * The KHO "hugetlb" subtree of @blob: the outgoing one right after the files
+ * of @st were preserved, or (@in) the one handed over by the last kexec,
+ * against the counters of @st at kexec. Frees @blob.
+ */
+static void check_fdt(const struct hlu_state *st, bool in, void *blob, size_t len, bool dir)
 {
-	const char *path = HLU_KHO_DEBUGFS "/in/sub_fdts/" HLU_FDT_NAME;
-	size_t len = 0;
-	void *blob;
+	const char *which = in ? "incoming" : "outgoing";
+	int bad;
 
-	blob = read_blob(path, &len);
-	if (!blob) {
-		ksft_print_msg("incoming KHO subtree %s: absent\n", path);
+	if (!blob || !len) {
+		if (!dir) {
+			ksft_print_msg("no %s/%s/sub_fdts: debugfs not mounted or no KHO\n",
+				       HLU_KHO_DEBUGFS, in ? "in" : "out");
+			ksft_test_result_skip("%s KHO FDT subtree '%s' is '%s'\n", which,
+					      HLU_FDT_NAME, HLU_FDT_COMPAT);
+			fdt_report(st, in, KSFT_SKIP);
+		} else {
+			ksft_print_msg("%s KHO subtree '%s' %s\n", which, HLU_FDT_NAME,
+				       blob ? "is empty" : "is absent");
+			ksft_test_result_fail("%s KHO FDT subtree '%s' is '%s'\n", which,
+					      HLU_FDT_NAME, HLU_FDT_COMPAT);
+			fdt_report(st, in, KSFT_FAIL);
+		}
+		free(blob);
 		return;
 	}
-	ksft_print_msg("incoming KHO subtree %s: %zu bytes, %s\n", path, len,
-		       memmem(blob, len, HLU_FDT_COMPAT, sizeof(HLU_FDT_COMPAT)) ?
-		       "names " HLU_FDT_COMPAT : "no " HLU_FDT_COMPAT " string");
+	bad = fdt_verify(blob, len, st->nr_files);
+	ksft_test_result(!bad, "%s KHO FDT subtree '%s' is '%s'\n", which, HLU_FDT_NAME,
+			 HLU_FDT_COMPAT);
+	if (bad < 0)
+		fdt_report(st, in, KSFT_FAIL);
+	else
+		fdt_check(blob, st, in);
 	free(blob);
+}
+
+/* The outgoing subtree, now that the files of @st are preserved. */
+static void check_out_fdt(const struct hlu_state *st)
+{
+	size_t len;
+	void *blob;
+	bool dir;
+
+	blob = fdt_read(false, &len, &dir);
+	check_fdt(st, false, blob, len, dir);
 }
 
 /* ---- stage 1 pieces --------------------------------------------------- */
@@ -859,7 +1409,7 @@ static void expect_refused(const char *what, int ret, int err)
  * Returns false when the file was damaged (size changed) and must not be
  * touched through the mapping any more.
  */
-static bool check_restrictions(struct hlu_file *f, const struct hlu_pool *in_use)
+static bool check_restrictions(struct hlu_file *f, const struct hlu_state *st)
 {
 	off_t size = f->len, hp = f->hs->size;
 	unsigned int last = f->rec->nr_pages - 1;
@@ -883,8 +1433,7 @@ static bool check_restrictions(struct hlu_file *f, const struct hlu_pool *in_use
 		ksft_print_msg("size after refused changes: expected %lld, seen %lld\n",
 			       (long long)size, (long long)sb.st_size);
 	ksft_test_result(ok, "preserved memfd keeps its size\n");
-	pool_check(in_use, 1 << HLU_2M | 1 << HLU_1G, false,
-		   "refused changes leave the pool untouched");
+	pool_check_in_use(st, "refused changes leave the pool untouched (per node)");
 	if (!ok || !buf) {
 		free(buf);
 		return false;
@@ -925,10 +1474,13 @@ static void stage1_unpreserve(int luo_fd, struct hlu_state *st)
 	ret = file_create(&f, &hlu_case->files[0], &st->file[0], 0);
 	if (ret)
 		hlu_bail("create 2M hugetlb memfd: %s\n", strerror(-ret));
+	ksft_test_result(file_locate(&f, "stage 1"),
+			 "file 0: %u 2M pages filled, PFNs and nodes read\n", f.rec->nr_pages);
 	st->nr_files = 1;
 	pool_in_use(&st->baseline, st, &in_use);
 	st->nr_files = 0;	/* nothing of it goes to the next kernel */
-	pool_check(&in_use, 1 << f.rec->hsize, false, "populated file pages in use");
+	pool_check(&in_use, pool_mask(&st->baseline), true,
+		   "populated file pages in use (per node)");
 
 	hlu_session_name(name, sizeof(name), "dropped", 2);
 	sfd = luo_create_session(luo_fd, name);
@@ -950,8 +1502,8 @@ static void stage1_unpreserve(int luo_fd, struct hlu_state *st)
 		bad += h != f.rec->hash[p];
 	}
 	ksft_test_result(!bad, "file content intact after unpreserve (%u pages differ)\n", bad);
-	pool_check(&in_use, 1 << f.rec->hsize, false,
-		   "pages still in use while the unpreserved file is open");
+	pool_check(&in_use, pool_mask(&st->baseline), true,
+		   "pages still in use while the unpreserved file is open (per node)");
 
 	ret = ftruncate(f.fd, 0);
 	if (ret)
@@ -969,7 +1521,6 @@ static void stage1(int luo_fd)
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
 	struct hlu_file files[HLU_MAX_FILES];
 	__u64 pfn[HLU_MAX_PAGES];
-	struct hlu_pool in_use;
 	struct hlu_state *st;
 	bool preserved = true, intact = true;
 	unsigned int need[HLU_NR_HSIZES] = { 0 };
@@ -1016,16 +1567,13 @@ static void stage1(int luo_fd)
 			hlu_bail("create %s hugetlb memfd of %u pages: %s\n", hs->label,
 				 c->files[i].nr_pages, strerror(-ret));
 		st->nr_files++;
-		ret = file_pfns(&files[i], st->file[i].pfn);
-		ksft_test_result(!ret && pfns_valid(&files[i], st->file[i].pfn, "stage 1"),
-				 "file %d: %u %s pages filled (hash %#llx), PFNs read\n", i,
-				 c->files[i].nr_pages, hs->label,
+		ksft_test_result(file_locate(&files[i], "stage 1"),
+				 "file %d: %u %s pages filled (hash %#llx), PFNs and nodes read\n",
+				 i, c->files[i].nr_pages, hs->label,
 				 (unsigned long long)st->file[i].file_hash);
 	}
 	if (c->nr_files) {
-		pool_in_use(&st->baseline, st, &in_use);
-		pool_check(&in_use, files_mask(st), false,
-			   "file pages counted in use (HugePages_Free = before - file pages)");
+		pool_check_in_use(st, "before preserve: file pages counted in use (per node)");
 
 		hlu_session_name(name, sizeof(name), "data", 2);
 		sfd = luo_create_session(luo_fd, name);
@@ -1042,31 +1590,28 @@ static void stage1(int luo_fd)
 		ksft_test_result(!ret, "preserve %s hugetlb memfd (%zu MiB) in session %s\n",
 				 files[i].hs->label, files[i].len >> 20, name);
 	}
-	if (c->flags & HLU_FDT) {
-		if (check_out_fdt(preserved && c->nr_files))
-			st->fdt_seen = 1;
-	}
 	if (!preserved)
 		hlu_bail("preserving hugetlb memfds failed: no live update to test\n");
 
 	if (c->flags & HLU_RESTRICT)
-		intact = check_restrictions(&files[0], &in_use);
+		intact = check_restrictions(&files[0], st);
 	if (!intact)
 		hlu_bail("preserved file changed size: stopping\n");
 
 	/* The PFNs compared after kexec are the ones right before it. */
 	for (i = 0; i < c->nr_files; i++) {
-		ret = file_pfns(&files[i], pfn);
-		ksft_test_result(!ret && pfns_valid(&files[i], pfn, "after preserve"),
-				 "file %d: PFNs read after preserve\n", i);
+		memcpy(pfn, st->file[i].pfn, st->file[i].nr_pages * sizeof(*pfn));
+		ksft_test_result(file_locate(&files[i], "after preserve"),
+				 "file %d: PFNs and nodes read after preserve\n", i);
 		if (memcmp(pfn, st->file[i].pfn, st->file[i].nr_pages * sizeof(*pfn)))
 			ksft_print_msg("file %d: note: PFNs changed by preserve\n", i);
-		memcpy(st->file[i].pfn, pfn, st->file[i].nr_pages * sizeof(*pfn));
-		file_unmap_close(&files[i]);
 	}
 	if (c->nr_files)
-		pool_check(&in_use, files_mask(st), false,
-			   "pages stay in use when only LUO holds the files");
+		check_out_fdt(st);
+	for (i = 0; i < c->nr_files; i++)
+		file_unmap_close(&files[i]);
+	if (c->nr_files)
+		pool_check_in_use(st, "pages stay in use when only LUO holds the files (per node)");
 
 	pool_read(&st->at_kexec);
 	pool_print("stage 1 at kexec", &st->at_kexec);
@@ -1079,11 +1624,11 @@ static void stage1(int luo_fd)
 /* Retrieve, map and compare every file; @files keep fds and mappings. */
 static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 {
-	struct hlu_pool in_use;
 	__u64 pfn[HLU_MAX_PAGES];
 	unsigned int i, p;
 	struct stat sb;
 	int fd, ret;
+	off_t pos;
 
 	for (i = 0; i < st->nr_files; i++) {
 		struct hlu_file *f = &files[i];
@@ -1113,6 +1658,16 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 				 "file %u: size %zu MiB and %s page size preserved\n", i,
 				 f->len >> 20, f->hs->label);
 
+		ret = fcntl(fd, F_GET_SEALS);
+		pos = lseek(fd, 0, SEEK_CUR);
+		if (ret < 0 || (__u32)ret != rec->seals || pos != (off_t)rec->pos)
+			ksft_print_msg("file %u: expected seals %#x pos %llu, seen %#x %lld\n",
+				       i, rec->seals, (unsigned long long)rec->pos, ret,
+				       (long long)pos);
+		ksft_test_result(ret >= 0 && (__u32)ret == rec->seals && pos == (off_t)rec->pos,
+				 "file %u: seals %#x and file position %llu preserved\n", i,
+				 rec->seals, (unsigned long long)rec->pos);
+
 		ret = file_map(f);
 		if (ret) {
 			ksft_print_msg("mmap of the retrieved file: %s (ENOMEM: reserved again?)\n",
@@ -1140,9 +1695,7 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 		ksft_test_result(!ret && !bad_pfn, "file %u: every PFN equal (%u differ)\n",
 				 i, bad_pfn);
 	}
-	pool_in_use(&st->baseline, st, &in_use);
-	pool_check(&in_use, files_mask(st), false,
-		   "retrieved and mapped: pages in use, nothing reserved again");
+	pool_check_in_use(st, "retrieved and mapped: pages in use, no reservation (per node)");
 	pool_check(&st->at_kexec, pool_mask(&st->at_kexec), true,
 		   "retrieved and mapped: pool as before kexec (per node)");
 }
@@ -1152,10 +1705,16 @@ static void stage_next(int luo_fd, int stage)
 	const struct hlu_case *c = hlu_case;
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
 	struct hlu_file files[HLU_MAX_FILES];
-	struct hlu_pool now, in_use;
 	struct hlu_state *st;
+	struct hlu_pool now;
 	unsigned int i;
 	int h, sfd, ret;
+	size_t fdt_len;
+	void *fdt;
+	bool dir;
+
+	/* Before anything is finished that could let the kernel free it. */
+	fdt = fdt_read(true, &fdt_len, &dir);
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -1171,6 +1730,7 @@ static void stage_next(int luo_fd, int stage)
 			   "2M pool after kexec as before (total/free/resv/surplus, per node)" :
 			   "1G pool after kexec as before (total/free/resv/surplus, per node)");
 	}
+	check_fdt(st, true, fdt, fdt_len, dir);
 
 	if (c->flags & HLU_UNPRESERVE) {
 		hlu_session_name(name, sizeof(name), "dropped", stage);
@@ -1195,6 +1755,7 @@ static void stage_next(int luo_fd, int stage)
 	ksft_test_result_pass("session %s retrieved\n", name);
 
 	if (c->flags & HLU_NO_RETRIEVE) {
+		pool_check_in_use(st, "file not retrieved: its pages still in use (per node)");
 		ret = luo_session_finish(sfd);
 		if (ret)
 			ksft_print_msg("FINISH with an unretrieved file: expected 0, got %s\n",
@@ -1207,17 +1768,13 @@ static void stage_next(int luo_fd, int stage)
 	}
 
 	verify_files(sfd, st, files);
-	if (c->flags & HLU_FDT && st->fdt_seen)
-		info_in_fdt();
-	pool_in_use(&st->baseline, st, &in_use);
 
 	if (stage < c->hops) {
 		/* Finish the incoming session, keep the files, hand them on. */
 		ret = luo_session_finish(sfd);
 		ksft_test_result(!ret, "finish session %s, files kept open\n", name);
 		close(sfd);
-		pool_check(&in_use, files_mask(st), false,
-			   "pages in use after finish while the files are open");
+		pool_check_in_use(st, "pages in use after finish, files open (per node)");
 
 		hlu_session_name(name, sizeof(name), "data", stage + 1);
 		sfd = luo_create_session(luo_fd, name);
@@ -1232,8 +1789,12 @@ static void stage_next(int luo_fd, int stage)
 					 stage + 1);
 			if (ret)
 				hlu_bail("re-preserve failed\n");
-			file_unmap_close(&files[i]);
 		}
+		/* Same file nodes as in stage 1: the PFNs, seals and pos did not move. */
+		check_out_fdt(st);
+		for (i = 0; i < st->nr_files; i++)
+			file_unmap_close(&files[i]);
+		pool_check_in_use(st, "pages stay in use when only LUO holds the files (per node)");
 		pool_read(&st->at_kexec);
 		pool_print("at kexec", &st->at_kexec);
 		state_save(luo_fd, st, stage + 1);
@@ -1242,8 +1803,7 @@ static void stage_next(int luo_fd, int stage)
 
 	for (i = 0; i < st->nr_files; i++)
 		file_unmap_close(&files[i]);
-	pool_check(&in_use, files_mask(st), false,
-		   "pages stay in use after close until the session is finished");
+	pool_check_in_use(st, "closed: pages in use until the session is finished (per node)");
 	ret = luo_session_finish(sfd);
 	if (ret)
 		ksft_print_msg("LIVEUPDATE_SESSION_FINISH: expected success, got %s\n",
