@@ -10,12 +10,15 @@
 #   make selftests     build the test programs
 #   make initramfs     pack the test initramfs
 #   make lint          checkpatch, kernel-doc, W=1 and sparse on our files
+#   make series        out/series: the patches to mail, with a cover letter
+#                      (AM_CHECK=1: and git am them onto a fresh base)
+#   make check-series  build every prefix of the series in four configs
 #   make clean         remove build/ and out/ (the base cache stays)
 
 H := harness
-export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE
+export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE AM_CHECK
 
-.PHONY: all demo check tree refresh kernel selftests initramfs lint deps fetch clean
+.PHONY: all demo check tree refresh kernel selftests initramfs lint series check-series deps fetch clean
 all: demo
 
 demo:
@@ -47,6 +50,12 @@ initramfs:
 
 lint:
 	@$(H)/lint.sh
+
+series: deps
+	@$(H)/series.sh
+
+check-series: deps
+	@$(H)/check-series.sh
 
 clean:
 	rm -rf build out

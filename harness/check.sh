@@ -21,6 +21,10 @@ summary() {
 	echo
 	printf '%s\n' "${results[@]}"
 	echo "$pass passed, $failn failed, $skipn skipped"
+	# For the cover letter of make series.
+	{ printf '%s\n' "${results[@]}"
+	  echo "$pass passed, $failn failed, $skipn skipped"; } > "$OUT/check/results.new" 2>/dev/null &&
+		mv "$OUT/check/results.new" "$OUT/check/results" || true
 	[ "$failn" = 0 ]
 }
 step() { # step NAME command...: a build step; a failure ends the run
@@ -37,8 +41,18 @@ t0=$(date +%s)
 step build "$HARNESS/build.sh"
 note "build done in $(( $(date +%s) - t0 )) s"
 
+last=$(cat "$OUT/check/results" 2>/dev/null || true)
 rm -rf "$OUT/check"
 mkdir -p "$OUT/check"
+[ -z "$last" ] || echo "$last" > "$OUT/check/results"
+
+# The mailable series: written to $OUT/series and applied with git am to a
+# fresh unpack of the base.
+if [[ series-am == $T ]]; then
+	note "series: format-patch and git am on a fresh base"
+	r=$(AM_CHECK=1 "$HARNESS/series.sh" | tail -n 1 || true)
+	record "${r:-FAIL series-am (make series failed, see above)}"
+fi
 while read -r line; do
 	name=${line#* }; name=${name%% *}
 	# shellcheck disable=SC2053

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 PKGS="make gcc flex bison bc cpio rsync xz-utils libelf-dev libssl-dev
-	perl python3 python3-ply python3-git ccache sparse qemu-system-x86 busybox-static kexec-tools
+	perl python3 python3-ply python3-git python3-sphinx python3-sphinx-rtd-theme ccache sparse qemu-system-x86 busybox-static kexec-tools
 	libfdt-dev apt dpkg"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox"
 

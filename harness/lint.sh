@@ -81,4 +81,29 @@ else
 		result w1-sparse 0 "${#objs[@]} objects clean" "$tmp"
 	fi
 fi
+
+# The documentation page, built with Sphinx as part of Documentation/mm.
+# References to other folders cannot resolve in a partial build.
+docs=$(printf '%s\n' "${files[@]}" | grep '^Documentation/.*\.rst$' || true)
+if [ -z "$docs" ]; then
+	result htmldocs 4 "no documentation of ours yet" "$tmp"
+else
+	: > "$tmp"
+	dirs=$(for d in $docs; do d=${d#Documentation/}; echo "${d%%/*}"; done | sort -u | tr '\n' ' ')
+	make -C "$TREE" O="$BUILD/htmldocs" SPHINXDIRS="$dirs" htmldocs > "$tmp.log" 2>&1 ||
+		echo "make htmldocs failed" >> "$tmp"
+	pat=$(printf '%s\n' "${files[@]}" | grep -E '\.(rst|c|h)$' | sed 's/[.]/[.]/g' | paste -sd'|')
+	grep -E "($pat).*(WARNING|ERROR)" "$tmp.log" | grep -v 'unknown document' >> "$tmp" || true
+	for d in $docs; do
+		d=${d#Documentation/}
+		[ -f "$BUILD/htmldocs/Documentation/output/${d%.rst}.html" ] ||
+			echo "no HTML page for $d" >> "$tmp"
+	done
+	rm -f "$tmp.log"
+	if [ -s "$tmp" ]; then
+		result htmldocs 1 "$(wc -l < "$tmp") problems" "$tmp"
+	else
+		result htmldocs 0 "$(echo "$docs" | wc -w) pages built by Sphinx (SPHINXDIRS=${dirs% }) without warnings" "$tmp"
+	fi
+fi
 exit $status

@@ -19,18 +19,60 @@
  * Right before the kexec, the free lists of all hstates are recorded and
  * their pages preserved with KHO: when the first preserved hugetlbfs file is
  * frozen, or from liveupdate_reboot() when no hugetlb file is preserved,
- * since the pools are worth keeping on their own. The next kernel reads the
- * page counts very early, where the boot-time allocation of huge pages is
- * sized, and subtracts them: ``hugepages=N`` keeps meaning "N pages in the
- * pool", preserved pages included. Once the page allocator is up,
- * hugetlb_init() restores the preserved pages, checks each one (alignment,
- * order of a registered hstate, node) and puts it on the free list of its
- * hstate. A page that does not pass the checks is given
- * back to the page allocator with one warning per pool.
+ * since the pools are worth keeping on their own. HugeTLB CMA pages and
+ * poisoned pages stay behind.
  *
  * Pages that back a preserved file are counted as in use (``nr_hugepages``
  * but not ``free_hugepages``) from boot until the file is retrieved, and go
  * to the free list when the session is finished without retrieving them.
+ *
+ * Early Boot
+ * ==========
+ *
+ * KHO marks every preserved range reserved in memblock before
+ * memblock_free_all(), so the buddy allocator never sees a preserved huge
+ * page. HugeTLB reads its subtree twice during boot:
+ *
+ * - where the boot-time huge pages are sized (hugetlb_hstate_alloc_pages(),
+ *   before the page allocator for gigantic pages), the page counts of each
+ *   hstate and node are subtracted from what ``hugepages=`` asks for, so
+ *   ``hugepages=N`` keeps meaning "N pages in the pool", preserved pages
+ *   included;
+ * - in hugetlb_init(), every listed page is checked and restored: free pages
+ *   join the free list of their hstate and node, file pages are held as in
+ *   use until their file is retrieved or finished.
+ *
+ * Validation
+ * ==========
+ *
+ * Everything read from the previous kernel is untrusted input. The subtree
+ * must be a valid FDT of the expected version, no larger than what KHO
+ * handed over. Per pool, the number of pages is bounded by the memory that
+ * could hold them. Each PFN must be the head of a range that KHO preserved
+ * at exactly the order of the node (kho_preserved_order()): anything else,
+ * unaligned, beyond memory, never preserved, listed twice or preserved by
+ * another KHO user at another order, is left alone. A page that KHO did
+ * preserve at that order but that cannot join a pool, because the next
+ * kernel has no hstate of that size or the page is not on the recorded node,
+ * is given back to the page allocator. Each pool with refused pages is
+ * reported in one line. A file record is checked when it is retrieved:
+ * known page size and seals, size within limits and a multiple of the page
+ * size, and each folio must be a page restored as in use, of the file's
+ * size, at an aligned index inside the file. On a bad record retrieve fails
+ * with ``-EINVAL``; the file's pages go back to the free pool when the
+ * session is finished.
+ *
+ * A tree that is not of the expected version is ignored as a whole: its
+ * pages stay reserved, since nothing about them can be trusted.
+ *
+ * Limits
+ * ======
+ *
+ * The subtree is one physically contiguous KHO allocation, at most
+ * ``PAGE_SIZE << MAX_PAGE_ORDER`` bytes (4 MiB with 4 KiB pages): 8 bytes
+ * per pool page and 24 bytes per file page. That is about 500000 huge pages
+ * in total, 1 TiB of 2 MiB pages. Preserving a file that would not fit fails
+ * with ``-E2BIG``, and so does the kexec if the pools do not fit.
  *
  * Preserved File Properties
  * =========================

@@ -25,6 +25,11 @@
  *   two_updates              one file across two live updates (3 stages)
  *   finish_without_retrieve  session finished, file never retrieved
  *   unpreserve_before_kexec  session closed before kexec
+ *   inject_pool              pools only, with bogus PFNs and a bogus hstate
+ *                            added to the outgoing tree (debugfs inject):
+ *                            the next kernel keeps every real page
+ *   inject_file              a file whose first folio gets a misaligned
+ *                            index in the tree: retrieve fails, no page lost
  */
 
 #define _GNU_SOURCE
@@ -67,7 +72,7 @@
 #endif
 
 #define HLU_MAGIC		0x484c5553	/* "HLUS" */
-#define HLU_VERSION		2
+#define HLU_VERSION		3
 #define HLU_MAX_NODES		8
 #define HLU_MAX_FILES		2
 #define HLU_MAX_PAGES		256
@@ -80,6 +85,27 @@
 #define HLU_HUGETLB_SYSFS	"/sys/kernel/mm/hugepages"
 #define HLU_NODE_SYSFS		"/sys/devices/system/node"
 #define HLU_KHO_DEBUGFS		"/sys/kernel/debug/kho"
+#define HLU_KMSG		"/dev/kmsg"
+#define HLU_IOMEM		"/proc/iomem"
+
+/*
+ * Test-only corruption of the outgoing tree (CONFIG_LIVEUPDATE_HUGETLB_INJECT),
+ * as in mm/hugetlb_luo.c. The pool bits append, in this order, to the free
+ * PFNs of the first pool with free pages: its first PFN + 1, all ones above
+ * the order bits, the huge page of the kernel text, its first PFN again; and
+ * add an hstate of order 1 that lists that first PFN.
+ */
+#define HLU_INJECT		"/sys/kernel/debug/hugetlb_luo/inject"
+#define HLU_INJECT_POOL_BITS	0x1fU	/* unaligned, beyond, unpreserved, duplicate, order */
+#define HLU_INJECT_INDEX_BIT	0x20U	/* index + 1 for folio 0 of each file */
+#define HLU_INJECT_NR_PFNS	4	/* PFNs appended by the pool bits */
+#define HLU_INJECT_ORDER	1	/* order of the bogus hstate */
+
+/* Lines of mm/hugetlb_luo.c in the kernel log, pr_fmt() included. */
+#define HLU_LOG			"hugetlb_luo: "
+#define HLU_LOG_RESTORED	HLU_LOG "order %u node %d: restored %lld preserved pages"
+#define HLU_LOG_UNUSABLE \
+	HLU_LOG "order %u node %d: %d of %lld preserved pages unusable, not added to the pool"
 
 /* The KHO subtree, as in include/linux/kho/abi/hugetlb.h */
 #define HLU_FDT_NAME		"hugetlb"
@@ -101,6 +127,8 @@
 #define HLU_RESTRICT		0x1	/* size/layout changes refused after preserve */
 #define HLU_NO_RETRIEVE		0x4	/* finish the session without retrieving */
 #define HLU_UNPRESERVE		0x8	/* close the session before kexec */
+#define HLU_INJECT_POOL		0x10	/* bogus pool entries in the outgoing tree */
+#define HLU_INJECT_FILE		0x20	/* misaligned folio 0 in the outgoing tree */
 
 enum { HLU_2M, HLU_1G, HLU_NR_HSIZES };
 
@@ -137,12 +165,15 @@ static const struct hlu_case hlu_cases[] = {
 	{ "memfd_1g", 2, 0, 1 << HLU_1G, 1, { { HLU_1G, 2 } } },
 	{ "both_sizes", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 2,
 	  { { HLU_2M, 64 }, { HLU_1G, 1 } } },
-	{ "pool_only", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 0 },
+	{ "pool_only", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 0, { { 0 } } },
 	{ "two_updates", 3, 0, 1 << HLU_2M, 1, { { HLU_2M, 64 } } },
 	{ "finish_without_retrieve", 2, HLU_NO_RETRIEVE, 1 << HLU_2M, 1,
 	  { { HLU_2M, 64 } } },
 	{ "unpreserve_before_kexec", 2, HLU_UNPRESERVE, 1 << HLU_2M, 1,
 	  { { HLU_2M, 64 } } },
+	{ "inject_pool", 2, HLU_INJECT_POOL, (1 << HLU_2M) | (1 << HLU_1G), 0,
+	  { { 0 } } },
+	{ "inject_file", 2, HLU_INJECT_FILE, 1 << HLU_2M, 1, { { HLU_2M, 8 } } },
 };
 
 /* Pool counters; resv is only reported for the whole system. */
@@ -183,6 +214,7 @@ struct hlu_state {
 	__u32 nr_files;
 	struct hlu_pool baseline;	/* stage 1, before any file existed */
 	struct hlu_pool at_kexec;	/* just before this hand-over */
+	__u64 kernel_text;		/* inject_pool: its physical address at kexec */
 	struct hlu_file_rec file[HLU_MAX_FILES];
 };
 
@@ -195,6 +227,21 @@ struct hlu_file {
 };
 
 static const struct hlu_case *hlu_case;
+
+/*
+ * inject_pool: the pool the kernel appended the bogus PFNs to, as found in
+ * the incoming tree.
+ */
+struct hlu_inject {
+	int h;				/* page size, -1 until found */
+	int nid;
+	int off;			/* its node-<nid> in the incoming tree */
+	bool stripped;			/* @extra taken off its free PFNs */
+	__u64 first;			/* its first free PFN */
+	__u64 extra[HLU_INJECT_NR_PFNS];	/* its last free PFNs, the bogus ones */
+};
+
+static struct hlu_inject hlu_inj = { .h = -1, .nid = -1, .off = -1 };
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -229,6 +276,30 @@ static int hlu_read_s64(const char *path, __s64 *val)
 	buf[n] = '\0';
 	*val = strtoll(buf, NULL, 10);
 	return 0;
+}
+
+/* Physical address of the kernel text in /proc/iomem; 0 if not shown. */
+static __u64 iomem_kernel_code(void)
+{
+	unsigned long long start;
+	char line[256];
+	__u64 addr = 0;
+	FILE *f;
+	int n;
+
+	f = fopen(HLU_IOMEM, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		n = 0;
+		if (sscanf(line, " %llx-%*x : %n", &start, &n) == 1 && n &&
+		    !strncmp(line + n, "Kernel code", 11)) {
+			addr = start;
+			break;
+		}
+	}
+	fclose(f);
+	return addr;
 }
 
 static void hlu_session_name(char *buf, size_t len, const char *what, int stage)
@@ -790,6 +861,8 @@ static void *read_blob(const char *path, size_t *len)
 #define HLU_T_IN_COUNT	"incoming FDT: %s pool per node: free and in-use PFNs as counted at kexec\n"
 #define HLU_T_IN_USE	"incoming FDT: %s in-use-pfns are the preserved files' PFNs, per node\n"
 #define HLU_T_IN_PFNS	"incoming FDT: %s PFNs aligned to the huge page size, none listed twice\n"
+#define HLU_T_IN_EXTRA	"incoming FDT: the first pool with free pages lists the 4 injected PFNs after its own\n"
+#define HLU_T_IN_ORDER1	"incoming FDT: an injected hstate-1 node lists that pool's first free PFN\n"
 
 /* Report the PFN lines of @st's files (and pools, @in) with @code. */
 static void fdt_report(const struct hlu_state *st, bool in, int code)
@@ -809,6 +882,10 @@ static void fdt_report(const struct hlu_state *st, bool in, int code)
 		ksft_test_result_report(code, HLU_T_IN_COUNT, hlu_hsizes[h].label);
 		ksft_test_result_report(code, HLU_T_IN_USE, hlu_hsizes[h].label);
 		ksft_test_result_report(code, HLU_T_IN_PFNS, hlu_hsizes[h].label);
+	}
+	if (in && (hlu_case->flags & HLU_INJECT_POOL)) {
+		ksft_test_result_report(code, HLU_T_IN_EXTRA);
+		ksft_test_result_report(code, HLU_T_IN_ORDER1);
 	}
 }
 
@@ -832,6 +909,7 @@ struct hlu_pfns {
 struct hlu_pool_walk {
 	const struct hlu_state *st;
 	int h;
+	struct hlu_inject *inj;		/* inject_pool, when its pool is of this size */
 	bool numa;			/* per-node counters exist */
 	bool seen[HLU_MAX_NODES];
 	struct hlu_pfns all;		/* free and in use */
@@ -1078,14 +1156,15 @@ static __u64 folio_field(const char *fo, size_t off)
 /*
  * The file node at @off describes @rec: order, size, seals, pos, and its
  * folios are the recorded PFNs at indices 0, 1, 2... huge pages, in 4 KiB
- * units. @print: say where it differs.
+ * units; inject_file: folio 0 at index 1, as the kernel wrote it. @print:
+ * say where it differs.
  */
 static bool fdt_file_is(const void *fdt, int off, const struct hlu_file_rec *rec, bool print)
 {
 	const struct hlu_hsize *hs = &hlu_hsizes[rec->hsize];
 	const char *name = fdt_get_name(fdt, off, NULL);
 	__u64 step = hs->size / HLU_BASE_PAGE;
-	__u64 size = ~0ULL, pos = ~0ULL;
+	__u64 size = ~0ULL, pos = ~0ULL, idx;
 	const char *fo;
 	__u32 order = ~0U, seals = ~0U;
 	char what[32];
@@ -1112,7 +1191,8 @@ static bool fdt_file_is(const void *fdt, int off, const struct hlu_file_rec *rec
 			      folio_field(fo, offsetof(struct hlu_folio_ser, pfn))))
 			return false;
 		snprintf(what, sizeof(what), "folio %u index", p);
-		if (!fdt_same(print, name, what, p * step,
+		idx = p * step + (!p && (hlu_case->flags & HLU_INJECT_FILE));
+		if (!fdt_same(print, name, what, idx,
 			      folio_field(fo, offsetof(struct hlu_folio_ser, index))))
 			return false;
 	}
@@ -1137,6 +1217,9 @@ static void fdt_check_files(const void *fdt, const struct hlu_state *st, bool in
 	const struct hlu_file_rec *rec;
 	unsigned int i;
 
+	if (hlu_case->flags & HLU_INJECT_FILE)
+		ksft_print_msg("%s FDT: folio 0 of each file expected at index 1 (injected)\n",
+			       in ? "incoming" : "outgoing");
 	for (i = 0; i < st->nr_files; i++) {
 		rec = &st->file[i];
 		found = -1;
@@ -1186,6 +1269,18 @@ static void fdt_pool_node(const void *fdt, int off, struct hlu_pool_walk *w)
 		w->bad_cnt++;
 		goto out;
 	}
+	if (w->inj && off == w->inj->off) {
+		/* inject_pool: the bogus PFNs end the list; checked on their own */
+		if (nr_fr < HLU_INJECT_NR_PFNS + 1) {
+			ksft_print_msg("FDT: %s %s: %u free PFNs, expected own + %d injected\n",
+				       label, name, nr_fr, HLU_INJECT_NR_PFNS);
+			w->bad_cnt++;
+			goto out;
+		}
+		nr_fr -= HLU_INJECT_NR_PFNS;
+		memcpy(w->inj->extra, fr + nr_fr, sizeof(w->inj->extra));
+		w->inj->stripped = true;
+	}
 	w->nr_free += nr_fr;
 	w->nr_used += nr_use;
 	pfns_add(&w->all, fr, nr_fr);
@@ -1230,7 +1325,7 @@ static void fdt_check_pool(const void *fdt, const struct hlu_state *st, int h)
 {
 	const struct hlu_counters *c = &st->at_kexec.all[h];
 	const struct hlu_hsize *hs = &hlu_hsizes[h];
-	struct hlu_pool_walk w = { .st = st, .h = h };
+	struct hlu_pool_walk w = { .st = st, .h = h, .inj = hlu_inj.h == h ? &hlu_inj : NULL };
 	__u64 exp[HLU_MAX_FILES * HLU_MAX_PAGES];
 	__u64 align = hs->size / HLU_BASE_PAGE;
 	unsigned int nr_exp, i;
@@ -1290,15 +1385,203 @@ static void fdt_check_pool(const void *fdt, const struct hlu_state *st, int h)
 	free(w.used.v);
 }
 
-static void fdt_check(const void *fdt, const struct hlu_state *st, bool in)
+/* The page size of huge page order @order, or -1. */
+static int hsize_of_order(unsigned long long order)
 {
 	int h;
 
+	for (h = 0; h < HLU_NR_HSIZES; h++) {
+		if (hlu_hsizes[h].order == order)
+			return h;
+	}
+	return -1;
+}
+
+/*
+ * inject_pool: the kernel appends to the first pool with free pages in the
+ * order it writes them, hstates then nodes: the first node-<nid> with free
+ * PFNs of the first hstate node of a known size.
+ */
+static void fdt_inject_find(const void *fdt, struct hlu_inject *inj)
+{
+	unsigned long long order, nid;
+	const fdt64_t *fr;
+	int hs, nd, h, len;
+
+	fdt_for_each_subnode(hs, fdt, 0) {
+		if (!name_num(fdt_get_name(fdt, hs, NULL), HLU_FDT_HSTATE, &order))
+			continue;
+		h = hsize_of_order(order);
+		if (h < 0)
+			continue;
+		fdt_for_each_subnode(nd, fdt, hs) {
+			fr = fdt_getprop(fdt, nd, HLU_FDT_FREE, &len);
+			if (!name_num(fdt_get_name(fdt, nd, NULL), HLU_FDT_NODE, &nid) ||
+			    nid >= HLU_MAX_NODES || !fr || len < (int)sizeof(*fr))
+				continue;
+			inj->h = h;
+			inj->nid = nid;
+			inj->off = nd;
+			inj->first = fdt64_ld(fr);
+			ksft_print_msg("incoming FDT: first free PFN %#llx, %s node%d\n",
+				       (unsigned long long)inj->first, hlu_hsizes[h].label,
+				       inj->nid);
+			return;
+		}
+	}
+	ksft_print_msg("incoming FDT: no pool with free PFNs\n");
+}
+
+/* A pool of a known size lists @pfn, not counting the injected PFNs. */
+static bool fdt_lists_pfn(const void *fdt, const struct hlu_inject *inj, __u64 pfn)
+{
+	static const char * const props[] = { HLU_FDT_FREE, HLU_FDT_IN_USE };
+	unsigned long long order;
+	unsigned int i, j, nr;
+	bool found = false;
+	int hs, nd;
+	__u64 *v;
+
+	fdt_for_each_subnode(hs, fdt, 0) {
+		if (!name_num(fdt_get_name(fdt, hs, NULL), HLU_FDT_HSTATE, &order) ||
+		    hsize_of_order(order) < 0)
+			continue;
+		fdt_for_each_subnode(nd, fdt, hs) {
+			for (i = 0; i < ARRAY_SIZE(props); i++) {
+				v = fdt_u64s(fdt, nd, props[i], &nr);
+				if (!v)
+					continue;
+				if (!i && nd == inj->off && inj->stripped)
+					nr -= HLU_INJECT_NR_PFNS;
+				for (j = 0; j < nr; j++)
+					found |= v[j] == pfn;
+				free(v);
+			}
+		}
+	}
+	return found;
+}
+
+static int inj_expect(const char *what, __u64 exp, __u64 got)
+{
+	if (exp == got)
+		return 0;
+	ksft_print_msg("  injected %s PFN: expected %#llx, seen %#llx\n", what,
+		       (unsigned long long)exp, (unsigned long long)got);
+	return 1;
+}
+
+/*
+ * inject_pool: "hstate-1" has order 1 and one node-0, nid 0, whose only free
+ * PFN is @first and that has no page in use.
+ */
+static int fdt_check_order1(const void *fdt, __u64 first)
+{
+	unsigned int nr_fr = 0, nr_use = 0, nodes = 0;
+	int hs, nd, bad = 0;
+	const char *nname;
+	__u64 *fr, *use;
+	char name[32];
+	__u32 val;
+
+	snprintf(name, sizeof(name), HLU_FDT_HSTATE "%u", HLU_INJECT_ORDER);
+	hs = fdt_subnode_offset(fdt, 0, name);
+	if (hs < 0) {
+		ksft_print_msg("incoming FDT: no %s node\n", name);
+		return 1;
+	}
+	if (!fdt_u32(fdt, hs, HLU_FDT_ORDER, &val) || val != HLU_INJECT_ORDER)
+		bad += fdt_bad_prop(name, HLU_FDT_ORDER);
+	fdt_for_each_subnode(nd, fdt, hs) {
+		nodes++;
+		nname = fdt_get_name(fdt, nd, NULL);
+		if (!nname || strcmp(nname, HLU_FDT_NODE "0") ||
+		    !fdt_u32(fdt, nd, HLU_FDT_NID, &val) || val) {
+			ksft_print_msg("incoming FDT: %s/%s: expected node-0 with nid 0\n", name,
+				       nname ? nname : "?");
+			bad++;
+			continue;
+		}
+		fr = fdt_u64s(fdt, nd, HLU_FDT_FREE, &nr_fr);
+		use = fdt_u64s(fdt, nd, HLU_FDT_IN_USE, &nr_use);
+		if (!fr || !use || nr_fr != 1 || fr[0] != first || nr_use) {
+			ksft_print_msg("incoming FDT: %s/%s: %u free PFNs (%#llx..), %u in use\n",
+				       name, nname, fr ? nr_fr : 0,
+				       fr && nr_fr ? (unsigned long long)fr[0] : 0ULL,
+				       use ? nr_use : 0);
+			ksft_print_msg("  expected free %#llx only, none in use\n",
+				       (unsigned long long)first);
+			bad++;
+		}
+		free(fr);
+		free(use);
+	}
+	if (nodes != 1) {
+		ksft_print_msg("incoming FDT: %s has %u nodes, expected 1\n", name, nodes);
+		bad++;
+	}
+	return bad;
+}
+
+/*
+ * inject_pool: after its own free PFNs, the pool of @inj lists its first
+ * PFN + 1, all ones above the order bits, the huge page of the kernel text
+ * of the previous kernel (aligned, in no pool) and its first PFN; and
+ * hstate-1 lists that first PFN.
+ */
+static void fdt_check_inject(const void *fdt, const struct hlu_state *st,
+			     const struct hlu_inject *inj)
+{
+	const struct hlu_hsize *hs;
+	__u64 align, text, unpres;
+	int bad = 0;
+
+	if (!inj->stripped) {
+		ksft_print_msg("incoming FDT: no injected PFNs found\n");
+		bad++;
+	} else {
+		hs = &hlu_hsizes[inj->h];
+		align = hs->size / HLU_BASE_PAGE;
+		unpres = inj->extra[2];
+		ksft_print_msg("incoming FDT: %s node%d ends with %#llx %#llx %#llx %#llx\n",
+			       hs->label, inj->nid, (unsigned long long)inj->extra[0],
+			       (unsigned long long)inj->extra[1], (unsigned long long)unpres,
+			       (unsigned long long)inj->extra[3]);
+		bad += inj_expect("unaligned", inj->first + 1, inj->extra[0]);
+		bad += inj_expect("beyond", ~0ULL << hs->order, inj->extra[1]);
+		bad += inj_expect("duplicate", inj->first, inj->extra[3]);
+		text = st->kernel_text / HLU_BASE_PAGE;
+		if (text)
+			bad += inj_expect("unpreserved (kernel text)", text & ~(align - 1), unpres);
+		else
+			ksft_print_msg("  kernel text unknown (%s at kexec): not compared\n",
+				       HLU_IOMEM);
+		if (unpres % align || fdt_lists_pfn(fdt, inj, unpres)) {
+			ksft_print_msg("  injected unpreserved PFN %#llx: %s\n",
+				       (unsigned long long)unpres,
+				       unpres % align ? "not aligned" : "listed by a pool");
+			bad++;
+		}
+	}
+	ksft_test_result(!bad, HLU_T_IN_EXTRA);
+	bad = inj->h < 0 ? 1 : fdt_check_order1(fdt, inj->first);
+	ksft_test_result(!bad, HLU_T_IN_ORDER1);
+}
+
+static void fdt_check(const void *fdt, const struct hlu_state *st, bool in)
+{
+	bool inject = in && (hlu_case->flags & HLU_INJECT_POOL);
+	int h;
+
 	fdt_check_files(fdt, st, in);
+	if (inject)
+		fdt_inject_find(fdt, &hlu_inj);
 	for (h = 0; in && h < HLU_NR_HSIZES; h++) {
 		if (st->at_kexec.present[h])
 			fdt_check_pool(fdt, st, h);
 	}
+	if (inject)
+		fdt_check_inject(fdt, st, &hlu_inj);
 }
 #else
 static int fdt_verify(const void *fdt, size_t len, unsigned int nr_files)
@@ -1384,6 +1667,185 @@ static void check_out_fdt(const struct hlu_state *st)
 
 	blob = fdt_read(false, &len, &dir);
 	check_fdt(st, false, blob, len, dir);
+}
+
+/* ---- fault injection and the kernel log ------------------------------- */
+
+/* Arm the test-only corruption of the next outgoing tree with @bits. */
+static void inject_set(unsigned int bits)
+{
+	__s64 val = -1;
+	char buf[32];
+	int fd, len;
+	ssize_t n;
+
+	fd = open(HLU_INJECT, O_WRONLY);
+	if (fd < 0)
+		hlu_bail("open %s: %s (kernel without CONFIG_LIVEUPDATE_HUGETLB_INJECT?)\n",
+			 HLU_INJECT, strerror(errno));
+	len = snprintf(buf, sizeof(buf), "%#x\n", bits);
+	n = write(fd, buf, len);
+	if (n != len)
+		hlu_bail("write %#x to %s: %s\n", bits, HLU_INJECT,
+			 n < 0 ? strerror(errno) : "short write");
+	close(fd);
+	hlu_read_s64(HLU_INJECT, &val);
+	ksft_test_result(val == bits, "%s set to %#x (reads back %lld)\n", HLU_INJECT, bits,
+			 (long long)val);
+}
+
+/*
+ * Number of records of this boot's kernel log that contain @needle, read
+ * from /dev/kmsg; -errno if it cannot be read.
+ */
+static int kmsg_count(const char *needle)
+{
+	char rec[8192], *msg, *end;
+	int fd, err = 0, nr = 0;
+	ssize_t n;
+
+	fd = open(HLU_KMSG, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE) {
+			ksft_print_msg("%s: records overwritten before they were read\n",
+				       HLU_KMSG);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN)
+				err = -errno;
+			break;
+		}
+		rec[n] = '\0';
+		/* "level,seq,time,flags;text\n", then " KEY=value" lines */
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		end = strchr(++msg, '\n');
+		if (end)
+			*end = '\0';
+		nr += !!strstr(msg, needle);
+	}
+	close(fd);
+	return err ? err : nr;
+}
+
+/* One TAP line: exactly @nr records of the kernel log contain @needle. */
+static void log_expect(const char *needle, int nr, const char *what)
+{
+	int seen = kmsg_count(needle);
+
+	if (seen < 0)
+		ksft_print_msg("read %s: %s\n", HLU_KMSG, strerror(-seen));
+	else if (seen != nr)
+		ksft_print_msg("kernel log: %d records with \"%s\", expected %d\n", seen, needle,
+			       nr);
+	ksft_test_result(seen == nr, "kernel log: %s\n", what);
+}
+
+/*
+ * inject_pool, after the kexec: the pool that got the bogus PFNs restored
+ * all its own pages and turned the 4 bogus ones down, hstate-1 its only
+ * one, and no other pool lost a page. The pool is the one found in the
+ * incoming tree; without it, the first of the counters with free pages
+ * (the scenario registers 2M first, as the kernel iterates its hstates).
+ */
+static void check_inject_log(const struct hlu_state *st)
+{
+	struct hlu_inject inj = hlu_inj;
+	const struct hlu_counters *c;
+	char line[160], what[160];
+	unsigned int order;
+	int h, n;
+
+	if (inj.h < 0) {
+		for (h = 0; inj.h < 0 && h < HLU_NR_HSIZES; h++) {
+			if (st->at_kexec.present[h] && st->at_kexec.all[h].free > 0)
+				inj.h = h;
+		}
+		if (inj.h < 0)
+			inj.h = HLU_2M;
+		for (n = 0; inj.nid < 0 && n < HLU_MAX_NODES; n++) {
+			if (st->at_kexec.node_present[inj.h][n] &&
+			    st->at_kexec.node[inj.h][n].free > 0)
+				inj.nid = n;
+		}
+		if (inj.nid < 0)
+			inj.nid = 0;
+		ksft_print_msg("injected pool not found in the tree: taking %s node%d\n",
+			       hlu_hsizes[inj.h].label, inj.nid);
+	}
+	order = hlu_hsizes[inj.h].order;
+	c = st->at_kexec.node_present[inj.h][inj.nid] ? &st->at_kexec.node[inj.h][inj.nid] :
+							 &st->at_kexec.all[inj.h];
+
+	snprintf(line, sizeof(line), HLU_LOG_RESTORED, order, inj.nid, (long long)c->nr);
+	snprintf(what, sizeof(what), "%s node%d restored all %lld of its own pages",
+		 hlu_hsizes[inj.h].label, inj.nid, (long long)c->nr);
+	log_expect(line, 1, what);
+
+	snprintf(line, sizeof(line), HLU_LOG_UNUSABLE, order, inj.nid, HLU_INJECT_NR_PFNS,
+		 (long long)c->nr + HLU_INJECT_NR_PFNS);
+	snprintf(what, sizeof(what), "%s node%d turned down the %d injected PFNs",
+		 hlu_hsizes[inj.h].label, inj.nid, HLU_INJECT_NR_PFNS);
+	log_expect(line, 1, what);
+
+	snprintf(line, sizeof(line), HLU_LOG_UNUSABLE, HLU_INJECT_ORDER, 0, 1, 1LL);
+	log_expect(line, 1, "the injected order 1 page turned down");
+
+	log_expect("preserved pages unusable", 2, "no other pool reports unusable pages");
+}
+
+/*
+ * inject_file, after the kexec: folio 0 of the file has index 1 in the
+ * tree, so retrieve fails with EINVAL and says why; once the session is
+ * finished, every page of the file is back in the free pool.
+ */
+static void check_bad_file(int sfd, const struct hlu_state *st, const char *name)
+{
+	const struct hlu_file_rec *rec = &st->file[0];
+	struct hlu_pool exp = st->at_kexec;
+	char line[160];
+	int fd, ret, h, n;
+
+	fd = hlu_retrieve(sfd, rec->token);
+	if (fd != -EINVAL)
+		ksft_print_msg("RETRIEVE_FD, misaligned folio index: expected EINVAL, got %s\n",
+			       fd >= 0 ? "an fd" : strerror(-fd));
+	if (fd >= 0)
+		close(fd);
+	ksft_test_result(fd == -EINVAL,
+			 "file 0 with folio 0 at index 1: RETRIEVE_FD fails with EINVAL\n");
+
+	snprintf(line, sizeof(line), HLU_LOG "invalid folio 0 (pfn %#llx index 0x1)",
+		 (unsigned long long)rec->pfn[0]);
+	log_expect(line, 1, "retrieve names the invalid folio 0, its PFN and index");
+	log_expect(HLU_LOG "failed to retrieve file ", 1, "retrieve reports the failed file");
+
+	ret = luo_session_finish(sfd);
+	if (ret)
+		ksft_print_msg("FINISH after a failed retrieve: expected 0, got %s\n",
+			       strerror(-ret));
+	ksft_test_result(!ret, "finish session %s after the failed retrieve\n", name);
+	close(sfd);
+
+	/* Total as at kexec, all of it free. */
+	for (h = 0; h < HLU_NR_HSIZES; h++) {
+		exp.all[h].free = exp.all[h].nr;
+		exp.all[h].resv = 0;
+		exp.all[h].surp = 0;
+		for (n = 0; n < HLU_MAX_NODES; n++) {
+			exp.node[h][n].free = exp.node[h][n].nr;
+			exp.node[h][n].surp = 0;
+		}
+	}
+	pool_check(&exp, pool_mask(&st->at_kexec), true,
+		   "failed file's pages back in the free pool (free == total as at kexec, per node)");
 }
 
 /* ---- stage 1 pieces --------------------------------------------------- */
@@ -1572,6 +2034,16 @@ static void stage1(int luo_fd)
 				 i, c->files[i].nr_pages, hs->label,
 				 (unsigned long long)st->file[i].file_hash);
 	}
+	/* Before preserve, which writes the file nodes; the pools go at kexec. */
+	if (c->flags & HLU_INJECT_POOL) {
+		inject_set(HLU_INJECT_POOL_BITS);
+		/* The kernel text of this kernel is the one injected. */
+		st->kernel_text = iomem_kernel_code();
+		ksft_print_msg("kernel text at %#llx (%s)\n",
+			       (unsigned long long)st->kernel_text, HLU_IOMEM);
+	}
+	if (c->flags & HLU_INJECT_FILE)
+		inject_set(HLU_INJECT_INDEX_BIT);
 	if (c->nr_files) {
 		pool_check_in_use(st, "before preserve: file pages counted in use (per node)");
 
@@ -1731,6 +2203,8 @@ static void stage_next(int luo_fd, int stage)
 			   "1G pool after kexec as before (total/free/resv/surplus, per node)");
 	}
 	check_fdt(st, true, fdt, fdt_len, dir);
+	if (c->flags & HLU_INJECT_POOL)
+		check_inject_log(st);
 
 	if (c->flags & HLU_UNPRESERVE) {
 		hlu_session_name(name, sizeof(name), "dropped", stage);
@@ -1754,6 +2228,10 @@ static void stage_next(int luo_fd, int stage)
 			 strerror(-sfd), stage - 1);
 	ksft_test_result_pass("session %s retrieved\n", name);
 
+	if (c->flags & HLU_INJECT_FILE) {
+		check_bad_file(sfd, st, name);
+		hlu_exit();
+	}
 	if (c->flags & HLU_NO_RETRIEVE) {
 		pool_check_in_use(st, "file not retrieved: its pages still in use (per node)");
 		ret = luo_session_finish(sfd);

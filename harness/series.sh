@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make series: write $OUT/series, the series as a maintainer receives it:
+# git format-patch of the assembled tree's commits, a cover letter made from
+# patches/cover-letter, and To/Cc from the tree's get_maintainer.pl.
+#
+# AM_CHECK=1 then applies it with git am to a fresh unpack of the base and
+# prints one "PASS|FAIL series-am (...)" line, as make check does.
+. "$(dirname "$0")/lib.sh"
+export PATH=/usr/bin:$PATH
+
+"$HARNESS/tree.sh"
+dir=$OUT/series
+rm -rf "$dir"
+mkdir -p "$dir"
+git_t() { git -C "$TREE" "$@"; }
+
+n=$(git_t rev-list --count base..HEAD)
+[ "$n" -gt 0 ] || die "the tree has no commits on the base"
+if git_t log --format=%s base..HEAD | grep -qx "hugetlb-lu: files not yet in patches/series"; then
+	die "some files are in no patches/series entry; the series would not be whole"
+fi
+
+# Addresses: maintainers of what the series touches go to To:, reviewers and
+# lists to Cc:.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+git_t format-patch -q -o "$tmp" base..HEAD
+gm() { (cd "$TREE" && scripts/get_maintainer.pl --no-git --no-git-fallback \
+	--no-rolestats --separator , "$@" "$tmp"/*.patch); }
+to=$(gm --m --no-r --no-l) || die "get_maintainer.pl failed"
+cc=$(gm --no-m --r --l) || die "get_maintainer.pl failed"
+
+args=(--cover-letter --thread=shallow -o "$dir")
+IFS=, read -r -a list <<< "$to"
+for a in "${list[@]}"; do args+=(--to="${a# }"); done
+IFS=, read -r -a list <<< "$cc"
+for a in "${list[@]}"; do
+	a=${a# }
+	# Nobody twice: maintainers are in To: already.
+	[[ ",$to," == *",$a,"* || ",$to," == *", $a,"* ]] || args+=(--cc="$a")
+done
+# The cover letter is from whoever wrote the series.
+who=$(git_t log -n1 --format='%an <%ae>' HEAD)
+GIT_COMMITTER_NAME=${who% <*} GIT_COMMITTER_EMAIL=${who##*<} GIT_COMMITTER_EMAIL=${GIT_COMMITTER_EMAIL%>} \
+	git_t format-patch -q "${args[@]}" base..HEAD
+
+# The cover letter: subject and blurb from patches/cover-letter, with the
+# results of the last make check when there are any.
+cover=$dir/0000-cover-letter.patch
+tpl=$HLU_ROOT/patches/cover-letter
+[ -f "$tpl" ] || die "no patches/cover-letter"
+subject=$(head -n 1 "$tpl")
+blurb=$(mktemp)
+tail -n +3 "$tpl" > "$blurb"
+if [ -f "$OUT/check/results" ]; then
+	{
+		echo
+		echo "Results of the last 'make check' ($(date -u -r "$OUT/check/results" '+%Y-%m-%d %H:%M UTC')):"
+		echo
+		sed 's/^/  /' "$OUT/check/results"
+	} >> "$blurb"
+fi
+python3 - "$cover" "$subject" "$blurb" <<'EOF'
+import sys
+path, subject, blurb = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().rstrip()
+text = open(path).read()
+text = text.replace("*** SUBJECT HERE ***", subject, 1)
+text = text.replace("*** BLURB HERE ***", blurb, 1)
+open(path, "w").write(text)
+EOF
+rm -f "$blurb"
+note "wrote $n patches and a cover letter to $dir"
+
+[ "${AM_CHECK:-0}" = 1 ] || exit 0
+
+# git am onto a fresh unpack of the pinned base: nothing of the assembled
+# tree is reused.
+am=$BUILD/series-am
+rm -rf "$am"
+mkdir -p "$am"
+if [ -n "${LINUX_SRC:-}" ]; then
+	rsync -a --exclude=.git "$LINUX_SRC/" "$am/"
+else
+	tar -C "$am" --strip-components=1 -xf "$("$HARNESS/fetch.sh")"
+fi
+export GIT_AUTHOR_NAME="HugeTLB LU harness" GIT_AUTHOR_EMAIL="hugetlb-lu@example.org"
+export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+git -C "$am" init -q
+git -C "$am" add -A -f
+git -C "$am" commit -q -m "pristine base"
+if ! git -C "$am" am -q "$dir"/0*-*.patch 2>"$tmp/am.log" >&2; then
+	sed 's/^/  /' "$tmp/am.log" >&2
+	echo "FAIL series-am (git am failed: $(grep -m1 -iE 'patch failed|error' "$tmp/am.log" || echo see above))"
+	exit 1
+fi
+# What git am built must be what the assembled tree has on its base.
+if ! cmp -s <(git -C "$am" diff --binary "HEAD~$n" HEAD) <(git_t diff --binary base HEAD); then
+	echo "FAIL series-am (git am applied, but the result differs from the assembled tree)"
+	exit 1
+fi
+rm -rf "$am"
+echo "PASS series-am ($n patches apply with git am to a fresh unpack of the base)"
