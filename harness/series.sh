@@ -89,13 +89,14 @@ export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EM
 git -C "$am" init -q
 git -C "$am" add -A -f
 git -C "$am" commit -q -m "pristine base"
-if ! git -C "$am" am -q "$dir"/0*-*.patch 2>"$tmp/am.log" >&2; then
+mapfile -t patches < <(ls "$dir"/[0-9]*.patch | grep -v /0000-cover-letter.patch)
+if ! git -C "$am" am -q "${patches[@]}" 2>"$tmp/am.log" >&2; then
 	sed 's/^/  /' "$tmp/am.log" >&2
 	echo "FAIL series-am (git am failed: $(grep -m1 -iE 'patch failed|error' "$tmp/am.log" || echo see above))"
 	exit 1
 fi
 # What git am built must be what the assembled tree has on its base.
-if ! cmp -s <(git -C "$am" diff --binary "HEAD~$n" HEAD) <(git_t diff --binary base HEAD); then
+if ! cmp -s <(git -C "$am" diff --binary --full-index "HEAD~$n" HEAD) <(git_t diff --binary --full-index base HEAD); then
 	echo "FAIL series-am (git am applied, but the result differs from the assembled tree)"
 	exit 1
 fi
