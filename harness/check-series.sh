@@ -7,36 +7,26 @@
 #   no-hugetlb-lu   without debug options, CONFIG_LIVEUPDATE_HUGETLB=n
 #   no-liveupdate   without debug options, CONFIG_LIVEUPDATE=n
 #   no-hugetlbfs    without debug options, CONFIG_HUGETLBFS=n
-# The prefixes are checked out in the assembled tree itself, whose compiler
-# command lines ccache has seen, and each config builds in its own folder,
-# so that a prefix rebuilds only what its commit changed. At the end the
-# tree is back on its branch with its files' times as they were.
+# The prefixes are checked out one after the other in a git worktree of the
+# assembled tree, $BUILD/series/src, so build/linux stays as it is, and
+# each config builds in its own folder there: a prefix rebuilds only what
+# its commit changed, and a second run only what changed since.
 # Prints one "PASS|FAIL check-series-CONFIG (...)" line per config.
 . "$(dirname "$0")/lib.sh"
 
 CONFIGS=${CONFIGS:-test no-hugetlb-lu no-liveupdate no-hugetlbfs}
 SDIR=$BUILD/series
-git_t() { git -C "$TREE" "$@"; }
+SRC=$SDIR/src
 
 "$HARNESS/tree.sh"
-[ -z "$(git_t status --porcelain)" ] || die "$TREE has unsaved changes: run 'make refresh' first"
-branch=$(git_t symbolic-ref -q --short HEAD) || die "$TREE is not on a branch"
-head=$(git_t rev-parse HEAD)
-mapfile -t prefixes < <(git_t rev-parse base; git_t rev-list --reverse base..HEAD)
+mapfile -t prefixes < <(git -C "$TREE" rev-parse base; git -C "$TREE" rev-list --reverse base..HEAD)
 mkdir -p "$SDIR"
-
-# Put the tree back as it was, whatever happens.
-times=$SDIR/times
-git_t diff --name-only base "$head" | while read -r f; do
-	[ -f "$TREE/$f" ] && echo "$(stat -c %Y "$TREE/$f") $f"
-done > "$times"
-restore() {
-	git_t checkout -q -f "$branch"
-	while read -r t f; do
-		[ -f "$TREE/$f" ] && touch -d "@$t" "$TREE/$f"
-	done < "$times"
-}
-trap restore EXIT
+if ! git -C "$SRC" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+	rm -rf "$SRC"
+	git -C "$TREE" worktree prune
+	git -C "$TREE" worktree add -q --detach "$SRC" base
+fi
+git_t() { git -C "$SRC" "$@"; }
 
 CC_CMD=gcc
 command -v ccache >/dev/null && CC_CMD="ccache gcc"
@@ -56,17 +46,17 @@ config() {
 	for f in "$HARNESS"/config/feature-*.config; do
 		sym=$(basename "$f" .config); sym=${sym#feature-}
 		[ -n "$off" ] && [ "$sym" = "$off" ] && continue
-		grep -rqs "^config $sym\$" "$TREE" --include='Kconfig*' && frags="$frags $f"
+		grep -rqs "^config $sym\$" "$SRC" --include='Kconfig*' && frags="$frags $f"
 	done
 	mkdir -p "$want" "$SDIR/$cfg"
-	make -s -C "$TREE" O="$want" tinyconfig >/dev/null
+	make -s -C "$SRC" O="$want" tinyconfig >/dev/null
 	if [ -n "$off" ]; then
 		echo "# CONFIG_$off is not set" > "$want/off.config"
 		frags="$frags $want/off.config"
 	fi
 	# shellcheck disable=SC2086
-	"$TREE/scripts/kconfig/merge_config.sh" -m -O "$want" "$want/.config" $frags >/dev/null
-	make -s -C "$TREE" O="$want" olddefconfig >/dev/null
+	"$SRC/scripts/kconfig/merge_config.sh" -m -O "$want" "$want/.config" $frags >/dev/null
+	make -s -C "$SRC" O="$want" olddefconfig >/dev/null
 	if [ -n "$off" ] && grep -q "^CONFIG_$off=" "$want/.config"; then
 		echo "error: $cfg: CONFIG_$off is still set" >&2
 		return 1
@@ -97,7 +87,7 @@ for c in "${prefixes[@]}"; do
 			config "$cfg" || { fail[$cfg]=1; detail[$cfg]="no config at $i: $subject"; continue; }
 		fi
 		s=$(date +%s)
-		if ! make -C "$TREE" O="$SDIR/$cfg" -j"$(($(nproc) + 1))" CC="$CC_CMD" W=1 \
+		if ! make -C "$SRC" O="$SDIR/$cfg" -j"$(($(nproc) + 1))" CC="$CC_CMD" W=1 \
 			bzImage > "$log" 2>&1; then
 			grep -E 'error' "$log" | head -n 20 >&2
 			fail[$cfg]=1
