@@ -60,6 +60,39 @@ else
 	result kernel-doc 0 "$n files clean" "$tmp"
 fi
 
+# Each commit, as a patch: kernel-doc on the C files and headers it touches
+# must not warn more than on the same files before it, and get_maintainer.pl
+# must find someone to send it to.
+: > "$tmp"
+n=0
+kd=$(mktemp -d)
+for c in $(git rev-list --reverse base..HEAD); do
+	n=$((n + 1))
+	subj=$(git log -n1 --format=%s "$c" | cut -c1-50)
+	for f in $(git diff --name-only --diff-filter=AM "$c^" "$c" -- '*.c' '*.h'); do
+		mkdir -p "$kd/new/$(dirname "$f")" "$kd/old/$(dirname "$f")"
+		git show "$c:$f" > "$kd/new/$f"
+		git show "$c^:$f" > "$kd/old/$f" 2>/dev/null || : > "$kd/old/$f"
+		old=$(scripts/kernel-doc -none -Wall "$kd/old/$f" 2>&1 | wc -l)
+		new=$(scripts/kernel-doc -none -Wall "$kd/new/$f" 2>&1 | wc -l)
+		[ "$new" -le "$old" ] ||
+			{ echo "$subj: $f: kernel-doc warnings $old -> $new" >> "$tmp"
+			  scripts/kernel-doc -none -Wall "$kd/new/$f" >> "$tmp" 2>&1 || true; }
+	done
+	git format-patch -1 --stdout "$c" > "$kd/p.patch"
+	to=$(scripts/get_maintainer.pl --no-git --no-git-fallback "$kd/p.patch" 2>>"$tmp") ||
+		echo "$subj: get_maintainer.pl failed" >> "$tmp"
+	[ -n "$to" ] || echo "$subj: get_maintainer.pl found nobody" >> "$tmp"
+done
+rm -rf "$kd"
+if [ $n = 0 ]; then
+	result patch-doc-maintainers 4 "no commits yet" "$tmp"
+elif [ -s "$tmp" ]; then
+	result patch-doc-maintainers 1 "$(wc -l < "$tmp") problems" "$tmp"
+else
+	result patch-doc-maintainers 0 "$n patches: no new kernel-doc warnings in the files they touch, get_maintainer.pl addresses each" "$tmp"
+fi
+
 # W=1 and sparse (C=2 forces the check) on the kernel objects our files make.
 objs=()
 for f in "${files[@]}"; do
