@@ -13,12 +13,15 @@
 #   make series        out/series: the patches to mail, with a cover letter
 #                      (AM_CHECK=1: and git am them onto a fresh base)
 #   make check-series  build every prefix of the series in four configs
+#   make bench         what a live update costs: hugetlb vs shmem vs nothing
+#                      preserved, in QEMU, into out/bench (BENCH_SMOKE=1: a
+#                      two-minute check that the benchmark still works)
 #   make clean         remove build/ and out/ (the base cache stays)
 
 H := harness
-export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE AM_CHECK
+export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE AM_CHECK BENCH_SMOKE BENCH_REPS BENCH_FULL
 
-.PHONY: all demo check tree refresh kernel selftests initramfs lint series check-series deps fetch clean
+.PHONY: all demo check tree refresh kernel selftests initramfs lint series check-series bench deps fetch clean
 all: demo
 
 demo:
@@ -56,6 +59,10 @@ series: deps
 
 check-series: deps
 	@$(H)/check-series.sh
+
+bench: deps
+	@$(H)/deps.sh bench
+	@$(H)/bench.sh
 
 clean:
 	rm -rf build out

@@ -7,15 +7,17 @@
 #   no-hugetlb-lu   without debug options, CONFIG_LIVEUPDATE_HUGETLB=n
 #   no-liveupdate   without debug options, CONFIG_LIVEUPDATE=n
 #   no-hugetlbfs    without debug options, CONFIG_HUGETLBFS=n
-# The prefixes are checked out one after the other in a git worktree of the
-# assembled tree, $BUILD/series/src, so build/linux stays as it is, and
-# each config builds in its own folder there: a prefix rebuilds only what
-# its commit changed, and a second run only what changed since.
+# The prefixes are checked out one after the other in a clone of the
+# assembled tree kept in the cache ($CACHE/series/src, outside the
+# repository, so build/linux stays as it is), and each config builds in its
+# own folder there: a prefix rebuilds only what its commit changed, and a
+# later run, from this clone of the repository or a fresh one, only what
+# changed since. CHECK_SERIES_DIR=dir puts them elsewhere.
 # Prints one "PASS|FAIL check-series-CONFIG (...)" line per config.
 . "$(dirname "$0")/lib.sh"
 
 CONFIGS=${CONFIGS:-test no-hugetlb-lu no-liveupdate no-hugetlbfs}
-SDIR=$BUILD/series
+SDIR=${CHECK_SERIES_DIR:-$CACHE/series}
 SRC=$SDIR/src
 
 "$HARNESS/tree.sh"
@@ -23,10 +25,12 @@ mapfile -t prefixes < <(git -C "$TREE" rev-parse base; git -C "$TREE" rev-list -
 mkdir -p "$SDIR"
 if ! git -C "$SRC" rev-parse -q --verify HEAD >/dev/null 2>&1; then
 	rm -rf "$SRC"
-	git -C "$TREE" worktree prune
-	git -C "$TREE" worktree add -q --detach "$SRC" base
+	git clone -q --no-checkout "$TREE" "$SRC"
 fi
 git_t() { git -C "$SRC" "$@"; }
+# The commits of this tree; checking one out rewrites only the files whose
+# content differs from what the clone has, so builds stay incremental.
+git_t fetch -q -f "$TREE" "+refs/heads/*:refs/remotes/tree/*" "+refs/tags/base:refs/tags/base"
 
 CC_CMD=gcc
 command -v ccache >/dev/null && CC_CMD="ccache gcc"
@@ -64,9 +68,11 @@ config() {
 	cmp -s "$want/.config" "$SDIR/$cfg/.config" || cp "$want/.config" "$SDIR/$cfg/.config"
 }
 
-# Warnings as "file: message", without line numbers, which move.
+# Warnings (the compiler's, and kernel-doc's "Warning: file:line ...") as
+# "file: message", without line numbers, which move.
 warnings() {
-	grep -E '(warning|error):' "$1" | sed -E 's/:[0-9]+(:[0-9]+)?:/:/' | LC_ALL=C sort -u
+	grep -iE '(warning|error):? ' "$1" | grep -v '^make' |
+		sed -E 's/:[0-9]+(:[0-9]+)?:?/:/' | LC_ALL=C sort -u
 }
 
 declare -A fail detail
@@ -124,4 +130,6 @@ for cfg in $CONFIGS; do
 	fi
 done
 note "check-series took $total s"
-[ ${#fail[@]} = 0 ]
+[ ${#fail[@]} = 0 ] || exit 1
+# make check runs this only once a whole run has warmed the build folders.
+date -u > "$SDIR/complete"

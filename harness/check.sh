@@ -59,6 +59,13 @@ while read -r line; do
 	[[ $name == $T ]] && record "$line"
 done < <("$HARNESS/lint.sh" || true)
 
+# The benchmark, tiny, so that it cannot rot (not a timed test).
+if [[ bench-smoke == $T ]]; then
+	note "bench: smoke run"
+	r=$(BENCH_SMOKE=1 "$HARNESS/bench.sh" | tail -n 1 || true)
+	record "${r:-FAIL bench-smoke (bench.sh failed, see above)}"
+fi
+
 scns=("$HARNESS"/scenarios/*.scn)
 for d in ${SCENARIOS:-}; do
 	scns+=("$d"/*.scn)
@@ -83,5 +90,22 @@ for s in "${scns[@]}"; do
 	fi
 	record "$r"
 done
+# Bisectability, last: every prefix of the series in four configs. Its
+# build folders live in the cache; with none there yet (a cold first run
+# takes over an hour on two cores) it is skipped, never passed.
+if [[ check-series-test == $T ]]; then
+	sdir=${CHECK_SERIES_DIR:-$CACHE/series}
+	if [ ! -f "$sdir/complete" ]; then
+		record "SKIP check-series (no finished build folders in $sdir: run 'make check-series' once)"
+	else
+		note "check-series: every prefix, four configs"
+		rc=0
+		out=$(timeout "${CHECK_SERIES_TIMEOUT:-2700}" "$HARNESS/check-series.sh") || rc=$?
+		while read -r line; do
+			case $line in PASS*|FAIL*) record "$line" ;; esac
+		done <<< "$out"
+		[ $rc != 124 ] || record "FAIL check-series (not done in ${CHECK_SERIES_TIMEOUT:-2700} s)"
+	fi
+fi
 note "make check took $(( $(date +%s) - t0 )) s"
 summary

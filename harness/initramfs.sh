@@ -3,9 +3,12 @@
 # Pack the test initramfs: busybox-static, kexec-tools with its libraries,
 # the kernel to kexec into, the test programs and the scenarios.
 # Extra scenario folders (SCENARIOS=dir) add their *.scn and programs.
+# INITRAMFS=path.cpio.gz writes elsewhere (staged in path without .cpio.gz).
 . "$(dirname "$0")/lib.sh"
 
-root=$BUILD/initramfs
+out=${INITRAMFS:-$BUILD/initramfs.cpio.gz}
+root=${out%.cpio.gz}
+[ "$root" != "$out" ] || die "INITRAMFS=$out does not end in .cpio.gz"
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,boot,tests,scenarios,etc,lib,lib64}
 cp /bin/busybox "$root/bin/busybox"
@@ -28,5 +31,5 @@ for d in ${SCENARIOS:-}; do
 	cp "$d"/*.scn "$root/scenarios/" 2>/dev/null || die "no *.scn in $d"
 	find "$d" -maxdepth 1 -type f -perm -u+x ! -name '*.scn' -exec cp {} "$root/tests/" \;
 done
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$BUILD/initramfs.cpio.gz"
-note "initramfs: $BUILD/initramfs.cpio.gz ($(du -h "$BUILD/initramfs.cpio.gz" | cut -f1))"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$out"
+note "initramfs: $out ($(du -h "$out" | cut -f1))"

@@ -2172,6 +2172,48 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 		   "retrieved and mapped: pool as before kexec (per node)");
 }
 
+/*
+ * New hugetlb memfds made in this kernel, once the preserved files are gone,
+ * must not inherit anything: their size and layout change freely.
+ */
+static void check_new_memfds(const struct hlu_state *st)
+{
+	unsigned int hmask = pool_mask(&st->baseline);
+	int h, i, fd, bad = 0, tried = 0;
+
+	for (h = 0; h < HLU_NR_HSIZES; h++) {
+		const struct hlu_hsize *hs = &hlu_hsizes[h];
+
+		/* A page of the size must be free for fallocate. */
+		if (!(hmask & (1U << h)) || st->baseline.all[h].free < 1)
+			continue;
+		for (i = 0; i < 8; i++) {
+			tried++;
+			fd = memfd_create("hugetlb_lu_new", MFD_HUGETLB | hs->mfd_flag);
+			if (fd < 0) {
+				ksft_print_msg("new %s memfd: %s\n", hs->label, strerror(errno));
+				bad++;
+				continue;
+			}
+			if (ftruncate(fd, hs->size) ||
+			    fallocate(fd, 0, 0, hs->size) ||
+			    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+				      hs->size) ||
+			    ftruncate(fd, 0)) {
+				ksft_print_msg("new %s memfd %d: resize/fallocate: %s\n",
+					       hs->label, i, strerror(errno));
+				bad++;
+			}
+			close(fd);
+		}
+	}
+	ksft_test_result(tried && !bad,
+			 "%d new hugetlb memfds: ftruncate, fallocate and punch-hole work\n",
+			 tried);
+	pool_check(&st->baseline, hmask, true,
+		   "new memfds closed: pool as before (free == total, per node)");
+}
+
 static void stage_next(int luo_fd, int stage)
 {
 	const struct hlu_case *c = hlu_case;
@@ -2290,6 +2332,7 @@ static void stage_next(int luo_fd, int stage)
 	close(sfd);
 	pool_check(&st->baseline, pool_mask(&st->baseline), true,
 		   "closed and finished: pages back in the free pool (free == total, per node)");
+	check_new_memfds(st);
 	hlu_exit();
 }
 
