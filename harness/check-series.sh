@@ -92,6 +92,13 @@ for c in "${prefixes[@]}"; do
 		if [ $kconfig_changed = 1 ] || [ ! -f "$SDIR/$cfg/.config" ]; then
 			config "$cfg" || { fail[$cfg]=1; detail[$cfg]="no config at $i: $subject"; continue; }
 		fi
+		# The base log of an earlier run, even an interrupted one, holds
+		# warnings of files this run will not compile again: keep them.
+		if [ $i = 0 ] && [ -f "$log" ]; then
+			touch "$SDIR/$cfg/base-warnings"
+			warnings "$log" | LC_ALL=C sort -u -m - "$SDIR/$cfg/base-warnings" > "$SDIR/$cfg/bw.new"
+			mv "$SDIR/$cfg/bw.new" "$SDIR/$cfg/base-warnings"
+		fi
 		s=$(date +%s)
 		if ! make -C "$SRC" O="$SDIR/$cfg" -j"$(($(nproc) + 1))" CC="$CC_CMD" W=1 \
 			bzImage > "$log" 2>&1; then
