@@ -197,7 +197,7 @@ grep -q '^CONFIG_PROVE_LOCKING=y' "$RES/kernel.config" && debug=yes
 # next kernel, so it is only compared within one kernel).
 csv=$RES/bench.csv
 {
-	echo "method,size_mib,rep,boot,fill_s,preserve_s,kexec_load_s,kexec_luo_s,kexec_to_init_s,retrieve_session_s,retrieve_s,touch_s,verify_s,finish_s,alloc_write_s,hugetlb_fdt_bytes,luo_blob_bytes,bad_pages,content,eperm_retries"
+	echo "method,size_mib,rep,boot,fill_s,preserve_s,kexec_load_s,kexec_luo_s,kexec_to_init_s,retrieve_session_s,retrieve_s,touch_s,verify_s,finish_s,alloc_write_s,hugetlb_fdt_bytes,luo_blob_bytes,bad_pages,content"
 	for log in "$RES"/logs/bench-*.log; do
 		[ -f "$log" ] || continue
 		awk -v boot="$(basename "$log" .log)" '
@@ -224,7 +224,7 @@ csv=$RES/bench.csv
 		}
 		/HLUB: before / {
 			k = id(); fill[k] = sec("fill_ns"); pres[k] = sec("preserve_ns")
-			load[k] = sec("kexec_load_ns"); ep[k] = kv("eperm")
+			load[k] = sec("kexec_load_ns")
 		}
 		/\] HLUB: kexec-e / { k = id(); mh[k] = host(); mg[k] = guest(); cur = k; stage = 1 }
 		/kexec_core: Starting new kernel/ && stage == 1 {
@@ -246,10 +246,10 @@ csv=$RES/bench.csv
 			for (i = 1; i <= n; i++) {
 				k = order[i]
 				split(k, f, " ")
-				printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n",
+				printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n",
 				       f[1], f[2], f[3], boot, fill[k], pres[k], load[k], luo[k],
 				       init[k], rs[k], rf[k], tt[k], vf[k], fi[k], aw[k], fdt[k],
-				       blob[k], bad[k], ok[k] == "" ? "missing" : ok[k], ep[k]
+				       blob[k], bad[k], ok[k] == "" ? "missing" : ok[k]
 			}
 		}' "$log"
 	done
@@ -370,10 +370,6 @@ NR == 1 { next }
 		next
 	}
 	got[k] = 1
-	if ($20 > 0) {
-		eperm += $20
-		eperm_runs++
-	}
 	need = $1 == "none" ? "kexec_luo_s kexec_to_init_s alloc_write_s" : "fill_s preserve_s kexec_luo_s kexec_to_init_s retrieve_s touch_s hugetlb_fdt_bytes"
 	nn = split(need, nf, " ")
 	missing = ""
@@ -471,8 +467,6 @@ END {
 	       lab, num(base_luo * 1000), num(none_lo * 1000), num(none_hi * 1000),
 	       ms_or_na(M("hugetlb-2M", s, "luo_kho_cost_s")), ms_or_na(M("hugetlb-1G", 1024, "luo_kho_cost_s")),
 	       ms_or_na(M("shmem", s, "luo_kho_cost_s"))
-	if (eperm)
-		printf "\nKernel problem seen: a new hugetlb memfd refused ftruncate() with EPERM %d times in %d runs, after a live update (hugetlbfs inode flag luo_frozen never initialised); hlu_bench took another memfd each time.\n", eperm, eperm_runs
 
 	# Growth with the size: the log-log slope from the smallest to the
 	# largest size of each method; 1 is linear, O(number of folios).

@@ -75,6 +75,16 @@ warnings() {
 		sed -E 's/:[0-9]+(:[0-9]+)?:?/:/' | LC_ALL=C sort -u
 }
 
+# keep_base_warnings CFG LOG: add the warnings of a base build to those of
+# earlier base builds. A build folder kept from a run before rebuilds only
+# part of the base, so each run sees only some of them.
+keep_base_warnings() {
+	local bw=$SDIR/$1/base-warnings
+	touch "$bw"
+	warnings "$2" | LC_ALL=C sort -u -m - "$bw" > "$bw.new"
+	mv "$bw.new" "$bw"
+}
+
 declare -A fail detail
 t0=$(date +%s)
 prev=
@@ -94,11 +104,7 @@ for c in "${prefixes[@]}"; do
 		fi
 		# The base log of an earlier run, even an interrupted one, holds
 		# warnings of files this run will not compile again: keep them.
-		if [ $i = 0 ] && [ -f "$log" ]; then
-			touch "$SDIR/$cfg/base-warnings"
-			warnings "$log" | LC_ALL=C sort -u -m - "$SDIR/$cfg/base-warnings" > "$SDIR/$cfg/bw.new"
-			mv "$SDIR/$cfg/bw.new" "$SDIR/$cfg/base-warnings"
-		fi
+		[ $i = 0 ] && [ -f "$log" ] && keep_base_warnings "$cfg" "$log"
 		s=$(date +%s)
 		if ! make -C "$SRC" O="$SDIR/$cfg" -j"$(($(nproc) + 1))" CC="$CC_CMD" W=1 \
 			bzImage > "$log" 2>&1; then
@@ -108,11 +114,7 @@ for c in "${prefixes[@]}"; do
 			continue
 		fi
 		if [ $i = 0 ]; then
-			# A build folder kept from a run before rebuilds only part
-			# of the base: keep what earlier runs saw too.
-			touch "$SDIR/$cfg/base-warnings"
-			warnings "$log" | LC_ALL=C sort -u -m - "$SDIR/$cfg/base-warnings" > "$SDIR/$cfg/bw.new"
-			mv "$SDIR/$cfg/bw.new" "$SDIR/$cfg/base-warnings"
+			keep_base_warnings "$cfg" "$log"
 		else
 			new=$(warnings "$log" | comm -23 - "$SDIR/$cfg/base-warnings")
 			if [ -n "$new" ]; then

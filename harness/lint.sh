@@ -28,6 +28,12 @@ for f in "${files[@]}"; do
 	n=$((n + 1))
 	scripts/checkpatch.pl --strict --no-summary --quiet --terse -f "$f" >> "$tmp" 2>&1 || true
 done
+# The harness's own C programs (they never go in the kernel tree).
+for f in "$HLU_ROOT"/harness/*/*.c; do
+	[ -f "$f" ] || continue
+	n=$((n + 1))
+	scripts/checkpatch.pl --strict --no-tree --no-summary --quiet --terse -f "$f" >> "$tmp" 2>&1 || true
+done
 # Each commit of the series, as the patch a maintainer receives.
 for c in $(git rev-list --reverse base..HEAD); do
 	[ "$(git log -n1 --format=%s "$c")" = "hugetlb-lu: files not yet in patches/series" ] && continue

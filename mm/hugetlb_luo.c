@@ -875,6 +875,23 @@ err_put_flb:
 	return err;
 }
 
+/* Refresh the position of @hf in the tree, in place: no size changes. */
+static int hugetlb_luo_fdt_set_pos(struct hugetlb_luo_out *out,
+				   struct hugetlb_luo_file *hf)
+{
+	char name[32];
+	int off;
+
+	snprintf(name, sizeof(name), HUGETLB_LUO_FILE_NODE, hf->id);
+	off = fdt_subnode_offset(out->fdt, 0, name);
+	if (off < 0 || fdt_setprop_inplace_u64(out->fdt, off,
+					       HUGETLB_LUO_POS_PROP, hf->pos)) {
+		pr_err("file %llu: no record to update\n", hf->id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 {
 	struct hugetlb_luo_file *hf = args->private_data;
@@ -886,12 +903,17 @@ static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 	/* The position may have moved since preserve; nothing else can. */
 	hf->pos = args->file->f_pos;
 
-	if (out->nr_frozen++)
-		return hugetlb_luo_fdt_update(out);
-
-	err = hugetlb_luo_snapshot(out);
-	if (err)
-		out->nr_frozen--;
+	/*
+	 * This runs in the kexec blackout window: the first freeze writes the
+	 * pools and every file's current position, the others only patch
+	 * their own position.
+	 */
+	if (out->nr_frozen)
+		err = hugetlb_luo_fdt_set_pos(out, hf);
+	else
+		err = hugetlb_luo_snapshot(out);
+	if (!err)
+		out->nr_frozen++;
 	return err;
 }
 
