@@ -78,8 +78,25 @@
  * =========================
  *
  * File Contents
- *   All data stored in the file is preserved. Holes are filled with zeroed
- *   huge pages at preservation, like memfd does.
+ *   Every huge page present in the file is preserved, at its index. Holes
+ *   stay holes: no page is allocated for them, neither at preservation nor
+ *   in the next kernel, and reading one returns zeros. Faults may still
+ *   fill holes after preservation: the pages they add are picked up when
+ *   the file is frozen. From then on, until the kexec or an aborted update
+ *   unfreezes the files, a shared-mapping fault that would fill a hole gets
+ *   ``SIGBUS`` and ``UFFDIO_COPY`` into one fails with ``-EPERM``, since
+ *   the page would not reach the next kernel.
+ *
+ * Reservations
+ *   The file's reservation map (the ranges that shared mappings and
+ *   fallocate() reserved) is preserved as it is at freeze time. The next
+ *   kernel reserves the pages of those ranges that hold no page at boot,
+ *   from the free pages handed over, so ``HugePages_Rsvd`` is the same
+ *   before and after the update, and gives them to the file at retrieve: a
+ *   later fault in a reserved hole succeeds, and closing the file releases
+ *   the reservation. Retrieve fails with ``-ENOMEM`` if the pool cannot
+ *   back the reservation. Pages faulted in through ``MAP_NORESERVE``
+ *   mappings carry no reservation, before or after.
  *
  * File Size, Position and Seals
  *   Preserved. Only the seals in ``HUGETLB_LUO_ALL_SEALS`` are supported.
@@ -94,9 +111,9 @@
  * Not Preserved
  * =============
  *
- * ``FD_CLOEXEC``, reservations of existing mappings (the new file has none;
- * its pages are already instantiated so mapping them needs no reservation),
- * hugetlb cgroup and memcg charges (the folios come back uncharged), and the
+ * ``FD_CLOEXEC``, the reservations of private mappings (they belong to the
+ * mappings, which do not survive the kexec), hugetlb cgroup and memcg
+ * charges (the folios and the reservation come back uncharged), and the
  * hugetlbfs mount: the file is re-created on the internal mount, so files of
  * a mounted hugetlbfs with a size limit are refused.
  */
@@ -118,6 +135,7 @@
 #include <linux/pagemap.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/xarray.h>
 #include <uapi/linux/memfd.h>
 
@@ -167,6 +185,9 @@ static u32 hugetlb_luo_inject;
  * @h:         The hstate of the file.
  * @folios:    The pinned and preserved folios, in page cache order.
  * @nr_folios: Number of entries in @folios.
+ * @present:   Bitmap of the huge page indices that have a folio in @folios.
+ * @ranges:    The reservation map of the file, as written to the tree.
+ * @nr_ranges: Number of entries in @ranges.
  */
 struct hugetlb_luo_file {
 	struct list_head list;
@@ -177,6 +198,9 @@ struct hugetlb_luo_file {
 	struct hstate *h;
 	struct folio **folios;
 	unsigned long nr_folios;
+	unsigned long *present;
+	struct hugetlb_luo_range_ser *ranges;
+	unsigned long nr_ranges;
 };
 
 /**
@@ -222,10 +246,23 @@ static struct hugetlb_luo_out hugetlb_luo_out = {
 static const void *hugetlb_luo_in_tree __ro_after_init;
 
 /*
+ * Set from the first freeze until the last unfreeze: holes of preserved files
+ * can no longer be filled, since their page lists are final.
+ */
+static bool hugetlb_luo_sealed;
+
+/*
  * Incoming: PFN -> folio of every restored page that a preserved file still
  * owns. Retrieve and finish take folios out; the FLB finish frees leftovers.
  */
 static DEFINE_XARRAY(hugetlb_luo_in_use);
+
+/*
+ * Incoming: file id -> pages reserved at boot for the holes of that file, as
+ * an xa_mk_value() of hugetlb_luo_resv_value(). Retrieve hands them to the
+ * file; finish, or the FLB finish, releases them.
+ */
+static DEFINE_XARRAY(hugetlb_luo_in_resv);
 
 static struct hstate *hugetlb_luo_order_hstate(unsigned int order)
 {
@@ -270,7 +307,8 @@ static size_t hugetlb_luo_fdt_size(struct hugetlb_luo_out *out)
 	list_for_each_entry(hf, &out->files, list)
 		size += HUGETLB_LUO_FDT_FILE +
 			hf->nr_folios * (sizeof(struct hugetlb_luo_folio_ser) +
-					 sizeof(u64));
+					 sizeof(u64)) +
+			hf->nr_ranges * sizeof(*hf->ranges);
 
 	if (out->pools) {
 		for_each_hstate(h) {
@@ -452,7 +490,9 @@ static int hugetlb_luo_fdt_write_file(void *fdt, struct hugetlb_luo_file *hf)
 		memcpy(&ser[i], &entry, sizeof(entry));
 	}
 
-	return fdt_end_node(fdt);
+	err = fdt_property(fdt, HUGETLB_LUO_RESERVED_PROP, hf->ranges,
+			   hf->nr_ranges * sizeof(*hf->ranges));
+	return err ?: fdt_end_node(fdt);
 }
 
 /* Returns 0 or a negative libfdt error. */
@@ -676,6 +716,36 @@ err_drop:
 	return err;
 }
 
+/* Encoding of the boot reservation of a file in hugetlb_luo_in_resv. */
+static unsigned long hugetlb_luo_resv_value(struct hstate *h, long nr)
+{
+	return nr * HUGE_MAX_HSTATE + hstate_index(h);
+}
+
+/* Take the pages reserved at boot for file @id, and their hstate. */
+static long hugetlb_luo_take_resv(u64 id, struct hstate **h)
+{
+	void *entry = xa_erase(&hugetlb_luo_in_resv, id);
+	unsigned long val;
+
+	if (!entry)
+		return 0;
+	val = xa_to_value(entry);
+	*h = &hstates[val % HUGE_MAX_HSTATE];
+	return val / HUGE_MAX_HSTATE;
+}
+
+/* Release the pages reserved at boot for file @id, if any. */
+static void hugetlb_luo_release_resv(u64 id)
+{
+	struct hstate *h;
+	long nr;
+
+	nr = hugetlb_luo_take_resv(id, &h);
+	if (nr)
+		hugetlb_reserve_restored(h, -nr);
+}
+
 static int hugetlb_luo_flb_preserve(struct liveupdate_flb_op_args *argp)
 {
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
@@ -719,8 +789,9 @@ static int hugetlb_luo_flb_retrieve(struct liveupdate_flb_op_args *argp)
 static void hugetlb_luo_flb_finish(struct liveupdate_flb_op_args *argp)
 {
 	struct xarray *xa = argp->obj;
-	unsigned long pfn, nr = 0;
+	unsigned long pfn, id, nr = 0;
 	struct folio *folio;
+	void *entry;
 
 	/* Pages of files that no session knew about go back to the pool. */
 	xa_for_each(xa, pfn, folio) {
@@ -728,6 +799,10 @@ static void hugetlb_luo_flb_finish(struct liveupdate_flb_op_args *argp)
 		folio_put(folio);
 		nr++;
 	}
+
+	/* And so do the reservations held for them. */
+	xa_for_each(&hugetlb_luo_in_resv, id, entry)
+		hugetlb_luo_release_resv(id);
 
 	if (nr)
 		pr_info("returned %lu unclaimed preserved huge pages to the pool\n",
@@ -757,52 +832,164 @@ static void hugetlb_luo_unpreserve_folios(struct hugetlb_luo_file *hf)
 	kvfree(hf->folios);
 	hf->folios = NULL;
 	hf->nr_folios = 0;
+	bitmap_free(hf->present);
+	hf->present = NULL;
+	kvfree(hf->ranges);
+	hf->ranges = NULL;
+	hf->nr_ranges = 0;
+}
+
+/*
+ * Pin and preserve the folio at huge page index @idx of @file, if there is
+ * one. With @seal, the fault mutex of @idx orders the lookup against a fault
+ * that is filling the hole: either its folio is seen here, or the fault sees
+ * hugetlb_luo_sealed and fails.
+ */
+static int hugetlb_luo_preserve_at(struct file *file,
+				   struct hugetlb_luo_file *hf, pgoff_t idx,
+				   bool seal)
+{
+	struct address_space *mapping = file->f_mapping;
+	unsigned int shift = huge_page_shift(hf->h);
+	struct folio *folio;
+	pgoff_t offset;
+	u32 hash = 0;
+	long nr;
+	int err;
+
+	if (seal) {
+		hash = hugetlb_fault_mutex_hash(mapping, idx);
+		mutex_lock(&hugetlb_fault_mutex_table[hash]);
+	}
+	folio = filemap_get_folio(mapping, idx << huge_page_order(hf->h));
+	if (seal)
+		mutex_unlock(&hugetlb_fault_mutex_table[hash]);
+	if (IS_ERR(folio))
+		return 0;
+	folio_put(folio);
+
+	/*
+	 * The layout is frozen, so the folio stays. Pinning keeps it where it
+	 * is and first migrates it out of CMA, which covers KHO scratch.
+	 */
+	nr = memfd_pin_folios(file, (loff_t)idx << shift,
+			      ((loff_t)(idx + 1) << shift) - 1, &folio, 1,
+			      &offset);
+	if (nr != 1)
+		return nr < 0 ? nr : -EFAULT;
+
+	err = kho_preserve_folio(folio);
+	if (err) {
+		unpin_folio(folio);
+		return err;
+	}
+
+	hf->folios[hf->nr_folios++] = folio;
+	__set_bit(idx, hf->present);
+	return 0;
+}
+
+/* Preserve every folio of @file not yet preserved; holes stay holes. */
+static int hugetlb_luo_scan(struct file *file, struct hugetlb_luo_file *hf,
+			    bool seal)
+{
+	unsigned long nr = hf->size >> huge_page_shift(hf->h);
+	unsigned long idx;
+	int err;
+
+	for_each_clear_bit(idx, hf->present, nr) {
+		err = hugetlb_luo_preserve_at(file, hf, idx, seal);
+		if (err)
+			return err;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int hugetlb_luo_cmp_index(const void *a, const void *b)
+{
+	const struct folio *x = *(struct folio * const *)a;
+	const struct folio *y = *(struct folio * const *)b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
 }
 
 static int hugetlb_luo_preserve_folios(struct file *file,
 				       struct hugetlb_luo_file *hf)
 {
 	unsigned long max_folios = hf->size >> huge_page_shift(hf->h);
-	long i, nr_pinned;
-	pgoff_t offset;
 	int err;
 
 	if (!hf->size)
 		return 0;
 
 	hf->folios = kvmalloc_objs(*hf->folios, max_folios);
-	if (!hf->folios)
-		return -ENOMEM;
-
-	/*
-	 * Pinning fills the holes, so the file has no page left to fault in
-	 * and its layout cannot change, and migrates folios out of CMA, which
-	 * covers the KHO scratch areas.
-	 */
-	nr_pinned = memfd_pin_folios(file, 0, hf->size - 1, hf->folios,
-				     max_folios, &offset);
-	if (nr_pinned < 0) {
-		err = nr_pinned;
-		goto err_free_folios;
+	hf->present = bitmap_zalloc(max_folios, GFP_KERNEL);
+	if (!hf->folios || !hf->present) {
+		err = -ENOMEM;
+		goto err_unpreserve;
 	}
 
-	for (i = 0; i < nr_pinned; i++) {
-		err = kho_preserve_folio(hf->folios[i]);
-		if (err)
-			goto err_unpreserve;
-	}
-
-	hf->nr_folios = nr_pinned;
+	err = hugetlb_luo_scan(file, hf, false);
+	if (err)
+		goto err_unpreserve;
 	return 0;
 
 err_unpreserve:
-	while (i--)
-		kho_unpreserve_folio(hf->folios[i]);
-	unpin_folios(hf->folios, nr_pinned);
-err_free_folios:
-	kvfree(hf->folios);
-	hf->folios = NULL;
+	hugetlb_luo_unpreserve_folios(hf);
 	return err;
+}
+
+/*
+ * Copy the reservation map of @inode into @hf. Sets @changed when it differs
+ * from the copy @hf had.
+ */
+static int hugetlb_luo_read_ranges(struct inode *inode,
+				   struct hugetlb_luo_file *hf, bool *changed)
+{
+	struct resv_map *resv = HUGETLBFS_I(inode)->resv_map;
+	unsigned int order = huge_page_order(hf->h);
+	struct hugetlb_luo_range_ser *ranges;
+	struct file_region *rg;
+	size_t nr, i;
+
+	*changed = false;
+	for (;;) {
+		spin_lock(&resv->lock);
+		nr = list_count_nodes(&resv->regions);
+		spin_unlock(&resv->lock);
+
+		ranges = kvmalloc_array(max_t(size_t, nr, 1), sizeof(*ranges),
+					GFP_KERNEL);
+		if (!ranges)
+			return -ENOMEM;
+
+		spin_lock(&resv->lock);
+		if (list_count_nodes(&resv->regions) == nr)
+			break;
+		/* A mapping came or went in between: count again. */
+		spin_unlock(&resv->lock);
+		kvfree(ranges);
+	}
+	i = 0;
+	list_for_each_entry(rg, &resv->regions, link) {
+		ranges[i].start = cpu_to_be64((u64)rg->from << order);
+		ranges[i].end = cpu_to_be64((u64)rg->to << order);
+		i++;
+	}
+	spin_unlock(&resv->lock);
+
+	if (nr == hf->nr_ranges &&
+	    !memcmp(ranges, hf->ranges, nr * sizeof(*ranges))) {
+		kvfree(ranges);
+		return 0;
+	}
+
+	kvfree(hf->ranges);
+	hf->ranges = ranges;
+	hf->nr_ranges = nr;
+	*changed = true;
+	return 0;
 }
 
 static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
@@ -810,6 +997,7 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 	struct inode *inode = file_inode(args->file);
 	struct hugetlb_luo_out *out;
 	struct hugetlb_luo_file *hf;
+	bool changed;
 	int err, seals;
 
 	err = liveupdate_flb_get_outgoing(&hugetlb_luo_flb, (void **)&out);
@@ -842,8 +1030,10 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 	hf->h = hstate_inode(inode);
 
 	err = hugetlb_luo_preserve_folios(args->file, hf);
+	if (!err)
+		err = hugetlb_luo_read_ranges(inode, hf, &changed);
 	if (err)
-		goto err_unlock;
+		goto err_unpreserve;
 
 	scoped_guard(mutex, &out->lock) {
 		hf->id = out->next_id++;
@@ -892,28 +1082,64 @@ static int hugetlb_luo_fdt_set_pos(struct hugetlb_luo_out *out,
 	return 0;
 }
 
-static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
+/* Refresh what may have changed since preserve. */
+static int hugetlb_luo_refresh(struct file *file, struct hugetlb_luo_file *hf,
+			       bool *changed)
 {
-	struct hugetlb_luo_file *hf = args->private_data;
-	struct hugetlb_luo_out *out = &hugetlb_luo_out;
+	unsigned long nr = hf->nr_folios;
 	int err;
 
-	guard(mutex)(&out->lock);
+	hf->pos = file->f_pos;
 
-	/* The position may have moved since preserve; nothing else can. */
-	hf->pos = args->file->f_pos;
+	/* Holes filled by faults since preserve; from now on none can be. */
+	err = hugetlb_luo_scan(file, hf, true);
+	if (nr != hf->nr_folios)
+		sort(hf->folios, hf->nr_folios, sizeof(*hf->folios),
+		     hugetlb_luo_cmp_index, NULL);
+	if (err)
+		return err;
+
+	err = hugetlb_luo_read_ranges(file_inode(file), hf, changed);
+	*changed |= nr != hf->nr_folios;
+	return err;
+}
+
+static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
+{
+	struct inode *inode = file_inode(args->file);
+	struct hugetlb_luo_file *hf = args->private_data;
+	struct hugetlb_luo_out *out = &hugetlb_luo_out;
+	bool changed = false;
+	int err;
+
+	inode_lock(inode);
+	mutex_lock(&out->lock);
+
+	WRITE_ONCE(hugetlb_luo_sealed, true);
+	err = hugetlb_luo_refresh(args->file, hf, &changed);
 
 	/*
 	 * This runs in the kexec blackout window: the first freeze writes the
-	 * pools and every file's current position, the others only patch
-	 * their own position.
+	 * pools and every file, the others only patch their own position,
+	 * unless faults or mappings changed their record since preserve.
 	 */
-	if (out->nr_frozen)
-		err = hugetlb_luo_fdt_set_pos(out, hf);
-	else
+	if (err)
+		pr_err("file %llu: cannot refresh its record: %pe\n", hf->id,
+		       ERR_PTR(err));
+	else if (!out->nr_frozen)
 		err = hugetlb_luo_snapshot(out);
+	else if (changed)
+		err = hugetlb_luo_fdt_update(out);
+	else
+		err = hugetlb_luo_fdt_set_pos(out, hf);
+
 	if (!err)
 		out->nr_frozen++;
+	else if (!out->nr_frozen)
+		WRITE_ONCE(hugetlb_luo_sealed, false);
+
+	mutex_unlock(&out->lock);
+	inode_unlock(inode);
 	return err;
 }
 
@@ -922,8 +1148,29 @@ static void hugetlb_luo_unfreeze(struct liveupdate_file_op_args *args)
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
 
 	guard(mutex)(&out->lock);
-	if (out->nr_frozen && !--out->nr_frozen)
+	if (out->nr_frozen && !--out->nr_frozen) {
 		hugetlb_luo_snapshot_drop(out);
+		WRITE_ONCE(hugetlb_luo_sealed, false);
+	}
+}
+
+/**
+ * hugetlb_luo_fill_refused() - Whether a hole of @inode may not be filled.
+ * @inode: A hugetlbfs inode.
+ *
+ * Once the files are frozen for the kexec, their page lists are final: a
+ * page added to a preserved file after that would silently be lost, so the
+ * fault (SIGBUS) or the userfaultfd copy (-EPERM) that would add it fails
+ * instead. Called with the hugetlb fault mutex of the index held.
+ *
+ * Return: true if @inode is preserved and the sessions are frozen.
+ */
+bool hugetlb_luo_fill_refused(struct inode *inode)
+{
+	if (!READ_ONCE(hugetlb_luo_sealed))
+		return false;
+	/* Set at preserve under the inode lock, which faults do not take. */
+	return data_race(hugetlbfs_luo_frozen(inode));
 }
 
 static void hugetlb_luo_unpreserve(struct liveupdate_file_op_args *args)
@@ -955,6 +1202,8 @@ static void hugetlb_luo_unpreserve(struct liveupdate_file_op_args *args)
  * @pos:       The file position.
  * @folios:    Its folios, in the FDT (big-endian, 4-byte aligned).
  * @nr_folios: Number of entries in @folios.
+ * @ranges:    Its reservation map, in the FDT.
+ * @nr_ranges: Number of entries in @ranges.
  */
 struct hugetlb_luo_in_file {
 	struct hstate *h;
@@ -963,6 +1212,8 @@ struct hugetlb_luo_in_file {
 	loff_t pos;
 	const struct hugetlb_luo_folio_ser *folios;
 	unsigned long nr_folios;
+	const struct hugetlb_luo_range_ser *ranges;
+	unsigned long nr_ranges;
 };
 
 static int hugetlb_luo_fdt_u32(const void *fdt, int off, const char *name,
@@ -1024,6 +1275,11 @@ static int hugetlb_luo_read_file(u64 id, struct hugetlb_luo_in_file *f)
 		goto malformed;
 	f->nr_folios = len / sizeof(*f->folios);
 
+	f->ranges = fdt_getprop(fdt, off, HUGETLB_LUO_RESERVED_PROP, &len);
+	if (!f->ranges || len % sizeof(*f->ranges))
+		goto malformed;
+	f->nr_ranges = len / sizeof(*f->ranges);
+
 	f->h = hugetlb_luo_order_hstate(order);
 	if (!f->h) {
 		pr_err("file %llu: no hstate of order %u\n", id, order);
@@ -1045,6 +1301,56 @@ malformed:
 	return -EINVAL;
 }
 
+/*
+ * The number of pages that the reservation map of @f reserves: the pages of
+ * its ranges that no folio fills. Ranges and folios must be sorted, ranges
+ * aligned and inside the file, or the record is malformed (-EINVAL).
+ */
+static long hugetlb_luo_count_reserved(const struct hugetlb_luo_in_file *f)
+{
+	unsigned long nr_pages = pages_per_huge_page(f->h);
+	u64 prev = 0, end = f->size >> PAGE_SHIFT, index;
+	unsigned long i, r = 0, total = 0, filled = 0;
+	struct hugetlb_luo_range_ser rg = { };
+	bool first = true;
+
+	for (i = 0; i < f->nr_ranges; i++) {
+		u64 start, stop;
+
+		memcpy(&rg, &f->ranges[i], sizeof(rg));
+		start = be64_to_cpu(rg.start);
+		stop = be64_to_cpu(rg.end);
+		if (start < prev || stop <= start || stop > end ||
+		    !IS_ALIGNED(start | stop, nr_pages))
+			return -EINVAL;
+		total += (stop - start) / nr_pages;
+		prev = stop;
+	}
+
+	/* Both lists are sorted: walk them side by side. */
+	for (i = 0; i < f->nr_folios; i++) {
+		struct hugetlb_luo_folio_ser ser;
+
+		memcpy(&ser, &f->folios[i], sizeof(ser));
+		index = be64_to_cpu(ser.index);
+		if (!first && index <= prev)
+			return -EINVAL;
+		first = false;
+		prev = index;
+
+		while (r < f->nr_ranges) {
+			memcpy(&rg, &f->ranges[r], sizeof(rg));
+			if (index < be64_to_cpu(rg.end))
+				break;
+			r++;
+		}
+		if (r < f->nr_ranges && index >= be64_to_cpu(rg.start))
+			filled++;
+	}
+
+	return total - filled;
+}
+
 /* Take ownership of a restored in-use folio, if it is one. */
 static struct folio *hugetlb_luo_claim(u64 pfn)
 {
@@ -1060,6 +1366,8 @@ static void hugetlb_luo_finish(struct liveupdate_file_op_args *args)
 	/* Retrieve owns the folios (or already released them on failure). */
 	if (args->retrieve_status)
 		return;
+
+	hugetlb_luo_release_resv(args->serialized_data);
 
 	/* Without a record, the FLB finish returns the pages. */
 	if (hugetlb_luo_read_file(args->serialized_data, &f))
@@ -1128,24 +1436,91 @@ err_put:
 	return err;
 }
 
+/*
+ * Give the file the reservation map it had: the pages of @f's ranges that no
+ * folio fills were reserved at boot (@nr of them), the file owns them now.
+ */
+static int hugetlb_luo_retrieve_ranges(struct inode *inode,
+				       const struct hugetlb_luo_in_file *f,
+				       long nr)
+{
+	unsigned int order = huge_page_order(f->h);
+	long added = 0, ret = 0;
+	unsigned long i;
+
+	for (i = 0; i < f->nr_ranges; i++) {
+		struct hugetlb_luo_range_ser rg;
+
+		memcpy(&rg, &f->ranges[i], sizeof(rg));
+		ret = hugetlb_restore_reservation(inode,
+						  be64_to_cpu(rg.start) >> order,
+						  be64_to_cpu(rg.end) >> order);
+		if (ret < 0)
+			break;
+		added += ret;
+	}
+
+	/* What the file did not take goes back to the pool. */
+	if (added != nr)
+		hugetlb_reserve_restored(f->h, nr - added);
+	if (ret < 0) {
+		pr_err("reservation map not restored: %pe\n", ERR_PTR(ret));
+		return ret;
+	}
+	if (added != nr) {
+		pr_err("reservation map holds %ld pages, %ld expected\n",
+		       added, nr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 {
 	struct hugetlb_luo_in_file f;
+	struct hstate *h = NULL;
+	long resv, boot;
 	unsigned int flags;
 	struct inode *inode;
 	struct file *file;
 	int err;
 
+	boot = hugetlb_luo_take_resv(args->serialized_data, &h);
+
 	err = hugetlb_luo_read_file(args->serialized_data, &f);
-	if (err)
-		return err;
+	if (!err) {
+		resv = hugetlb_luo_count_reserved(&f);
+		if (resv < 0) {
+			pr_err("file %llu: malformed reservation map\n",
+			       args->serialized_data);
+			err = resv;
+		}
+	}
+	if (!err && boot && h != f.h)
+		err = -EINVAL;
+	if (err) {
+		if (boot)
+			hugetlb_reserve_restored(h, -boot);
+		goto err_out;
+	}
+
+	/* Boot reserved what it could; the file gets what it had. */
+	if (resv != boot) {
+		err = hugetlb_reserve_restored(f.h, resv - boot);
+		if (err) {
+			hugetlb_reserve_restored(f.h, -boot);
+			pr_err("file %llu: cannot reserve %ld pages\n",
+			       args->serialized_data, resv - boot);
+			goto err_out;
+		}
+	}
 
 	flags = MFD_HUGETLB | MFD_ALLOW_SEALING |
 		(huge_page_shift(f.h) << MFD_HUGE_SHIFT);
 	file = memfd_alloc_file("", flags);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
-		goto err_out;
+		goto err_unreserve;
 	}
 	inode = file_inode(file);
 
@@ -1154,6 +1529,13 @@ static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 	inode_lock(inode);
 	i_size_write(inode, f.size);
 	err = hugetlb_luo_retrieve_folios(file, &f);
+	if (err) {
+		inode_unlock(inode);
+		fput(file);
+		goto err_unreserve;
+	}
+	/* From here on, the file releases its reservation when it goes. */
+	err = hugetlb_luo_retrieve_ranges(inode, &f, resv);
 	inode_unlock(inode);
 	if (err)
 		goto err_put_file;
@@ -1168,6 +1550,9 @@ static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 
 err_put_file:
 	fput(file);
+	goto err_out;
+err_unreserve:
+	hugetlb_reserve_restored(f.h, -resv);
 err_out:
 	pr_err("failed to retrieve file %llu: %pe\n", args->serialized_data,
 	       ERR_PTR(err));
@@ -1519,6 +1904,35 @@ static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
 	}
 }
 
+/*
+ * Reserve the pages that file @id had reserved, so that they are still there
+ * when it is retrieved. Its record is checked again at retrieve, which fails
+ * if it cannot get them then.
+ */
+static void __init hugetlb_luo_reserve_file(u64 id)
+{
+	struct hugetlb_luo_in_file f;
+	long nr;
+
+	if (hugetlb_luo_read_file(id, &f))
+		return;
+
+	nr = hugetlb_luo_count_reserved(&f);
+	if (nr <= 0)
+		return;
+
+	if (hugetlb_reserve_restored(f.h, nr)) {
+		pr_warn("file %llu: %ld reserved pages not available at boot\n",
+			id, nr);
+		return;
+	}
+
+	if (xa_err(xa_store(&hugetlb_luo_in_resv, id,
+			    xa_mk_value(hugetlb_luo_resv_value(f.h, nr)),
+			    GFP_KERNEL)))
+		hugetlb_reserve_restored(f.h, -nr);
+}
+
 /**
  * hugetlb_luo_restore_pools - add the pages handed over by KHO to the pools
  *
@@ -1542,5 +1956,17 @@ void __init hugetlb_luo_restore_pools(void)
 
 		if (name && !strncmp(name, "hstate-", 7))
 			hugetlb_luo_restore_hstate(fdt, hoff, keep_in_use);
+	}
+
+	if (!keep_in_use)
+		return;
+
+	/* Then the reservations of the files, from the pool just restored. */
+	fdt_for_each_subnode(hoff, fdt, 0) {
+		const char *name = fdt_get_name(fdt, hoff, NULL);
+		u64 id;
+
+		if (name && sscanf(name, HUGETLB_LUO_FILE_NODE, &id) == 1)
+			hugetlb_luo_reserve_file(id);
 	}
 }

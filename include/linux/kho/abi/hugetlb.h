@@ -42,6 +42,7 @@
  *           size = <u64>;            i_size in bytes
  *           pos = <u64>;             f_pos
  *           folios = <struct hugetlb_luo_folio_ser ...>;
+ *           reserved = <struct hugetlb_luo_range_ser ...>;
  *       };
  *   };
  *
@@ -63,10 +64,21 @@
  *
  * Each preserved hugetlbfs file has a ``file-<id>`` node. The id is the LUO
  * serialized data of the file, in decimal in the node name. ``folios`` lists
- * the file's huge pages in page cache order. Each of them is also listed in
+ * the file's huge pages in page cache order, one entry per page present:
+ * holes of a sparse file have none. Each of them is also listed in
  * ``in-use-pfns`` of its pool: the pool tells the next kernel how many pages
- * exist, the file tells where each one goes. ``pos`` is updated when the
- * file is frozen.
+ * exist, the file tells where each one goes.
+ *
+ * ``reserved`` is the file's reservation map: the ranges of the file in
+ * which every huge page is either present or reserved, as shared mappings
+ * and fallocate() leave them, sorted and not overlapping. The pages of those
+ * ranges that ``folios`` does not fill are the file's reserved pages: the
+ * next kernel takes them from its free pool at boot (they count in
+ * ``HugePages_Rsvd``) and gives the reservation to the file when it is
+ * retrieved. The property may be empty.
+ *
+ * ``folios``, ``reserved`` and ``pos`` are refreshed when the file is
+ * frozen, right before the kexec.
  */
 
 /* Name of the KHO subtree. */
@@ -95,6 +107,7 @@
 #define HUGETLB_LUO_SIZE_PROP		"size"
 #define HUGETLB_LUO_POS_PROP		"pos"
 #define HUGETLB_LUO_FOLIOS_PROP		"folios"
+#define HUGETLB_LUO_RESERVED_PROP	"reserved"
 
 /*
  * The seals this version preserves. hugetlbfs shares the memfd seal set; a
@@ -116,6 +129,19 @@
 struct hugetlb_luo_folio_ser {
 	__be64 pfn;
 	__be64 index;
+} __packed;
+
+/**
+ * struct hugetlb_luo_range_ser - One range of a file's reservation map.
+ * @start: First page cache index of the range, in PAGE_SIZE units,
+ *         big-endian. A multiple of the number of base pages in a huge page.
+ * @end:   Page cache index right after the range, in the same units, also
+ *         a multiple of the huge page size, greater than @start and at most
+ *         the file size.
+ */
+struct hugetlb_luo_range_ser {
+	__be64 start;
+	__be64 end;
 } __packed;
 
 #endif /* _LINUX_KHO_ABI_HUGETLB_H */

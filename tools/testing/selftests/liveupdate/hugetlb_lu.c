@@ -72,7 +72,7 @@
 #endif
 
 #define HLU_MAGIC		0x484c5553	/* "HLUS" */
-#define HLU_VERSION		3
+#define HLU_VERSION		4
 #define HLU_MAX_NODES		8
 #define HLU_MAX_FILES		2
 #define HLU_MAX_PAGES		256
@@ -121,6 +121,7 @@
 #define HLU_FDT_SIZE		"size"
 #define HLU_FDT_POS		"pos"
 #define HLU_FDT_FOLIOS		"folios"
+#define HLU_FDT_RESERVED	"reserved"
 #define HLU_FDT_ALL_SEALS	0x3fU	/* F_SEAL_SEAL up to F_SEAL_EXEC */
 
 /* Case flags */
@@ -129,6 +130,8 @@
 #define HLU_UNPRESERVE		0x8	/* close the session before kexec */
 #define HLU_INJECT_POOL		0x10	/* bogus pool entries in the outgoing tree */
 #define HLU_INJECT_FILE		0x20	/* misaligned folio 0 in the outgoing tree */
+#define HLU_SPARSE		0x40	/* holes; one filled after preserve, all at the end */
+#define HLU_NORESERVE		0x80	/* mapped MAP_NORESERVE: nothing reserved */
 
 enum { HLU_2M, HLU_1G, HLU_NR_HSIZES };
 
@@ -148,6 +151,7 @@ static const struct hlu_hsize hlu_hsizes[HLU_NR_HSIZES] = {
 struct hlu_file_spec {
 	int hsize;
 	unsigned int nr_pages;
+	unsigned int stride;	/* page p at huge page p * stride; 0 means 1 */
 };
 
 struct hlu_case {
@@ -174,6 +178,10 @@ static const struct hlu_case hlu_cases[] = {
 	{ "inject_pool", 2, HLU_INJECT_POOL, (1 << HLU_2M) | (1 << HLU_1G), 0,
 	  { { 0 } } },
 	{ "inject_file", 2, HLU_INJECT_FILE, 1 << HLU_2M, 1, { { HLU_2M, 8 } } },
+	/* 1 GiB of 2 MiB pages, 8 of them written */
+	{ "sparse", 2, HLU_SPARSE, 1 << HLU_2M, 1, { { HLU_2M, 8, 64 } } },
+	{ "sparse_noreserve", 2, HLU_SPARSE | HLU_NORESERVE, 1 << HLU_2M, 1,
+	  { { HLU_2M, 8, 64 } } },
 };
 
 /* Pool counters; resv is only reported for the whole system. */
@@ -199,6 +207,10 @@ struct hlu_file_rec {
 	__u64 file_hash;
 	__u64 pos;			/* f_pos when preserved */
 	__u32 seals;			/* F_GET_SEALS when preserved */
+	__u32 stride;			/* page p is at huge page index p * stride */
+	__u32 file_pages;		/* file size, in huge pages */
+	__u32 noreserve;		/* mapped MAP_NORESERVE: no reservation */
+	__u32 filled;			/* holes written after the last retrieve */
 	__u32 pad;
 	__u64 hash[HLU_MAX_PAGES];
 	__u64 pfn[HLU_MAX_PAGES];
@@ -490,6 +502,23 @@ static bool pool_check(const struct hlu_pool *exp, unsigned int hmask, bool node
 	return false;
 }
 
+/*
+ * Pages reserved for @rec: its shared mapping reserved the whole file, pages
+ * present or filled use their reservation. MAP_NORESERVE reserves nothing.
+ */
+static __s64 rec_reserved(const struct hlu_file_rec *rec)
+{
+	if (rec->noreserve)
+		return 0;
+	return (__s64)rec->file_pages - rec->nr_pages - rec->filled;
+}
+
+/* Byte offset of the recorded page @p of @rec in its file. */
+static size_t page_off(const struct hlu_file_rec *rec, unsigned int p)
+{
+	return (size_t)p * rec->stride * hlu_hsizes[rec->hsize].size;
+}
+
 /* @base with the pages of the recorded files in use, per size and per node. */
 static void pool_in_use(const struct hlu_pool *base, const struct hlu_state *st,
 			struct hlu_pool *out)
@@ -500,7 +529,8 @@ static void pool_in_use(const struct hlu_pool *base, const struct hlu_state *st,
 	*out = *base;
 	for (i = 0; i < st->nr_files; i++) {
 		rec = &st->file[i];
-		out->all[rec->hsize].free -= rec->nr_pages;
+		out->all[rec->hsize].free -= rec->nr_pages + rec->filled;
+		out->all[rec->hsize].resv += rec_reserved(rec);
 		for (p = 0; p < rec->nr_pages; p++) {
 			if (rec->nid[p] >= 0 && rec->nid[p] < HLU_MAX_NODES)
 				out->node[rec->hsize][rec->nid[p]].free--;
@@ -515,9 +545,14 @@ static void pool_in_use(const struct hlu_pool *base, const struct hlu_state *st,
 static bool pool_check_in_use(const struct hlu_state *st, const char *what)
 {
 	struct hlu_pool in_use;
+	bool nodes = true;
+	unsigned int i;
 
+	/* The nodes of holes filled late are not recorded. */
+	for (i = 0; i < st->nr_files; i++)
+		nodes &= !st->file[i].filled;
 	pool_in_use(&st->baseline, st, &in_use);
-	return pool_check(&in_use, pool_mask(&st->baseline), true, what);
+	return pool_check(&in_use, pool_mask(&st->baseline), nodes, what);
 }
 
 /* ---- file content and PFNs -------------------------------------------- */
@@ -545,20 +580,25 @@ static __u64 file_hash(const struct hlu_file_rec *rec)
 	return h;
 }
 
-static void file_fill(struct hlu_file *f)
+/* Write recorded page @p of @f, which becomes present if it was a hole. */
+static void file_fill_page(struct hlu_file *f, unsigned int p)
 {
 	unsigned long words = f->hs->size / sizeof(__u64);
-	unsigned int p;
+	__u64 *w = (__u64 *)(f->map + page_off(f->rec, p));
+	__u64 base = f->rec->seed + (__u64)p * words;
 	unsigned long i;
 
-	for (p = 0; p < f->rec->nr_pages; p++) {
-		__u64 *w = (__u64 *)(f->map + p * f->hs->size);
-		__u64 base = f->rec->seed + (__u64)p * words;
+	for (i = 0; i < words; i++)
+		w[i] = hlu_mix(base + i);
+	f->rec->hash[p] = page_hash((char *)w, f->hs->size, p);
+}
 
-		for (i = 0; i < words; i++)
-			w[i] = hlu_mix(base + i);
-		f->rec->hash[p] = page_hash((char *)w, f->hs->size, p);
-	}
+static void file_fill(struct hlu_file *f)
+{
+	unsigned int p;
+
+	for (p = 0; p < f->rec->nr_pages; p++)
+		file_fill_page(f, p);
 	f->rec->file_hash = file_hash(f->rec);
 }
 
@@ -572,7 +612,7 @@ static int file_pfns(const struct hlu_file *f, __u64 *pfn)
 	if (fd < 0)
 		return -errno;
 	for (p = 0; p < f->rec->nr_pages; p++) {
-		unsigned long va = (unsigned long)f->map + p * f->hs->size;
+		unsigned long va = (unsigned long)f->map + page_off(f->rec, p);
 		__u64 e = 0;
 
 		if (pread(fd, &e, sizeof(e), (va / HLU_BASE_PAGE) * sizeof(e)) != sizeof(e)) {
@@ -617,7 +657,7 @@ static bool file_nodes(const struct hlu_file *f, __s32 *nid, const char *ctx)
 	void *pages[HLU_MAX_PAGES];
 
 	for (p = 0; p < nr; p++) {
-		pages[p] = f->map + (size_t)p * f->hs->size;
+		pages[p] = f->map + page_off(f->rec, p);
 		status[p] = numa ? -ENOENT : 0;
 	}
 	if (numa && syscall(SYS_move_pages, 0, (unsigned long)nr, pages, NULL, status, 0)) {
@@ -650,7 +690,9 @@ static bool file_locate(const struct hlu_file *f, const char *ctx)
 
 static int file_map(struct hlu_file *f)
 {
-	f->map = mmap(NULL, f->len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+	int flags = MAP_SHARED | (f->rec->noreserve ? MAP_NORESERVE : 0);
+
+	f->map = mmap(NULL, f->len, PROT_READ | PROT_WRITE, flags, f->fd, 0);
 	if (f->map == MAP_FAILED) {
 		f->map = NULL;
 		return -errno;
@@ -675,10 +717,14 @@ static int file_create(struct hlu_file *f, const struct hlu_file_spec *spec,
 
 	f->hs = &hlu_hsizes[spec->hsize];
 	f->rec = rec;
-	f->len = (size_t)spec->nr_pages * f->hs->size;
 	rec->token = HLU_FILE_TOKEN + idx;
 	rec->hsize = spec->hsize;
-	rec->nr_pages = spec->nr_pages;
+	rec->stride = spec->stride ? spec->stride : 1;
+	rec->file_pages = spec->nr_pages * rec->stride;
+	rec->noreserve = !!(hlu_case->flags & HLU_NORESERVE);
+	f->len = (size_t)rec->file_pages * f->hs->size;
+	/* A sparse file gets its last page after preserve. */
+	rec->nr_pages = spec->nr_pages - !!(hlu_case->flags & HLU_SPARSE);
 	rec->seed = 0x5eed0000ULL + idx * 0x1000193ULL;
 
 	f->fd = memfd_create("hugetlb_lu", MFD_HUGETLB | f->hs->mfd_flag);
@@ -1089,6 +1135,8 @@ static int fdt_verify_file(const void *fdt, int off, const char *name)
 	if (!fdt_getprop(fdt, off, HLU_FDT_FOLIOS, &len) ||
 	    len % sizeof(struct hlu_folio_ser))
 		bad += fdt_bad_prop(name, HLU_FDT_FOLIOS);
+	if (!fdt_getprop(fdt, off, HLU_FDT_RESERVED, &len) || len % 16)
+		bad += fdt_bad_prop(name, HLU_FDT_RESERVED);
 	return bad;
 }
 
@@ -1154,6 +1202,39 @@ static __u64 folio_field(const char *fo, size_t off)
 }
 
 /*
+ * The reservation map in the file node at @off: one range over the whole
+ * file when its shared mapping reserved it, else one per page present, as
+ * each fault records it.
+ */
+static bool fdt_ranges_are(const void *fdt, int off, const struct hlu_file_rec *rec,
+			   bool print)
+{
+	__u64 step = hlu_hsizes[rec->hsize].size / HLU_BASE_PAGE;
+	const char *name = fdt_get_name(fdt, off, NULL);
+	unsigned int nr = rec->noreserve ? rec->nr_pages : 1, r;
+	__u64 start, end;
+	char what[40];
+	const char *rg;
+	int len;
+
+	rg = fdt_getprop(fdt, off, HLU_FDT_RESERVED, &len);
+	if (!fdt_same(print, name, "length of " HLU_FDT_RESERVED, (__u64)nr * 16,
+		      rg ? (__u64)len : ~0ULL))
+		return false;
+	for (r = 0; r < nr; r++, rg += 16) {
+		start = rec->noreserve ? (__u64)r * rec->stride * step : 0;
+		end = rec->noreserve ? start + step : (__u64)rec->file_pages * step;
+		snprintf(what, sizeof(what), "reserved range %u start", r);
+		if (!fdt_same(print, name, what, start, folio_field(rg, 0)))
+			return false;
+		snprintf(what, sizeof(what), "reserved range %u end", r);
+		if (!fdt_same(print, name, what, end, folio_field(rg, 8)))
+			return false;
+	}
+	return true;
+}
+
+/*
  * The file node at @off describes @rec: order, size, seals, pos, and its
  * folios are the recorded PFNs at indices 0, 1, 2... huge pages, in 4 KiB
  * units; inject_file: folio 0 at index 1, as the kernel wrote it. @print:
@@ -1176,7 +1257,7 @@ static bool fdt_file_is(const void *fdt, int off, const struct hlu_file_rec *rec
 	fdt_u64(fdt, off, HLU_FDT_SIZE, &size);
 	fdt_u64(fdt, off, HLU_FDT_POS, &pos);
 	if (!fdt_same(print, name, HLU_FDT_ORDER, hs->order, order) ||
-	    !fdt_same(print, name, HLU_FDT_SIZE, (__u64)rec->nr_pages * hs->size, size) ||
+	    !fdt_same(print, name, HLU_FDT_SIZE, (__u64)rec->file_pages * hs->size, size) ||
 	    !fdt_same(print, name, HLU_FDT_SEALS, rec->seals, seals) ||
 	    !fdt_same(print, name, HLU_FDT_POS, rec->pos, pos))
 		return false;
@@ -1191,12 +1272,12 @@ static bool fdt_file_is(const void *fdt, int off, const struct hlu_file_rec *rec
 			      folio_field(fo, offsetof(struct hlu_folio_ser, pfn))))
 			return false;
 		snprintf(what, sizeof(what), "folio %u index", p);
-		idx = p * step + (!p && (hlu_case->flags & HLU_INJECT_FILE));
+		idx = (__u64)p * rec->stride * step + (!p && (hlu_case->flags & HLU_INJECT_FILE));
 		if (!fdt_same(print, name, what, idx,
 			      folio_field(fo, offsetof(struct hlu_folio_ser, index))))
 			return false;
 	}
-	return true;
+	return fdt_ranges_are(fdt, off, rec, print);
 }
 
 static bool fdt_taken(const int *taken, unsigned int nr, int off)
@@ -1977,6 +2058,23 @@ static void stage1_unpreserve(int luo_fd, struct hlu_state *st)
 		   "pool back to its state before the file (all sizes, per node)");
 }
 
+/*
+ * A hole of a preserved file filled by a fault before the kexec: the page
+ * must reach the next kernel too (it is found when the file is frozen).
+ */
+static void fill_after_preserve(struct hlu_file *f, struct hlu_state *st)
+{
+	unsigned int p = f->rec->nr_pages;
+
+	file_fill_page(f, p);
+	f->rec->nr_pages++;
+	f->rec->file_hash = file_hash(f->rec);
+	ksft_test_result(file_locate(f, "after a fault in a hole"),
+			 "file 0: hole at huge page %u filled after preserve, PFN read\n",
+			 p * f->rec->stride);
+	pool_check_in_use(st, "one more page in use, one less reserved after the fault (per node)");
+}
+
 static void stage1(int luo_fd)
 {
 	const struct hlu_case *c = hlu_case;
@@ -1994,8 +2092,10 @@ static void stage1(int luo_fd)
 	pool_read(&st->baseline);
 	pool_print("stage 1 before", &st->baseline);
 
+	/* All of a sparse file: its holes are reserved, and filled at the end. */
 	for (i = 0; i < c->nr_files; i++)
-		need[c->files[i].hsize] += c->files[i].nr_pages;
+		need[c->files[i].hsize] += c->files[i].nr_pages *
+					   (c->files[i].stride ? c->files[i].stride : 1);
 	if (c->flags & HLU_RESTRICT)
 		need[HLU_2M] += 1;	/* an unrefused grow would need a free page */
 	for (h = 0; h < HLU_NR_HSIZES; h++) {
@@ -2080,6 +2180,8 @@ static void stage1(int luo_fd)
 	}
 	if (c->nr_files)
 		check_out_fdt(st);
+	if (c->flags & HLU_SPARSE)
+		fill_after_preserve(&files[0], st);
 	for (i = 0; i < c->nr_files; i++)
 		file_unmap_close(&files[i]);
 	if (c->nr_files)
@@ -2092,6 +2194,77 @@ static void stage1(int luo_fd)
 }
 
 /* ---- stage 2+ --------------------------------------------------------- */
+
+/* Whether huge page @idx of @f's mapping has a page table entry. */
+static int page_mapped(const struct hlu_file *f, int pm, size_t idx)
+{
+	unsigned long va = (unsigned long)f->map + idx * f->hs->size;
+	__u64 e = 0;
+
+	if (pread(pm, &e, sizeof(e), (va / HLU_BASE_PAGE) * sizeof(e)) != sizeof(e))
+		return -1;
+	return e >> 63;
+}
+
+/* Holes of a retrieved sparse file: not backed by any page, read as zeros. */
+static void check_holes(const struct hlu_file *f)
+{
+	const struct hlu_file_rec *rec = f->rec;
+	unsigned int nr_holes = rec->file_pages - rec->nr_pages, present = 0, nonzero = 0;
+	size_t idx, off;
+	char *buf;
+	int pm;
+
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	if (pm < 0)
+		hlu_bail("open pagemap: %s\n", strerror(errno));
+	for (idx = 0; idx < rec->file_pages; idx++)
+		if (idx % rec->stride && page_mapped(f, pm, idx))
+			present++;
+	close(pm);
+	ksft_test_result(!present, "%u holes of %u are still holes (%u mapped)\n",
+			 nr_holes, rec->file_pages, present);
+
+	/* read() of a hole returns zeros and allocates nothing. */
+	buf = malloc(f->hs->size);
+	if (!buf)
+		hlu_bail("malloc\n");
+	for (idx = 1; idx < rec->file_pages; idx += rec->stride) {
+		memset(buf, 0xa5, f->hs->size);
+		if (pread(f->fd, buf, f->hs->size, idx * f->hs->size) != (ssize_t)f->hs->size) {
+			nonzero++;
+			continue;
+		}
+		for (off = 0; off < f->hs->size; off += sizeof(__u64))
+			if (*(__u64 *)(buf + off)) {
+				nonzero++;
+				break;
+			}
+	}
+	free(buf);
+	ksft_test_result(!nonzero, "read() of %u holes returns zeros (%u do not)\n",
+			 rec->nr_pages, nonzero);
+}
+
+/*
+ * Write every hole of a retrieved sparse file: each fault must succeed, and
+ * with a reservation it uses it up.
+ */
+static void fill_holes(struct hlu_state *st, struct hlu_file *f)
+{
+	struct hlu_file_rec *rec = f->rec;
+	size_t idx;
+
+	for (idx = 0; idx < rec->file_pages; idx++) {
+		if (idx % rec->stride)
+			f->map[idx * f->hs->size] = 1;
+	}
+	rec->filled = rec->file_pages - rec->nr_pages;
+	ksft_test_result_pass("file 0: %u holes written, every fault served\n", rec->filled);
+	pool_check_in_use(st, rec->noreserve ?
+			  "holes filled: pages in use, nothing was reserved" :
+			  "holes filled: pages in use, the reservation used up");
+}
 
 /* Retrieve, map and compare every file; @files keep fds and mappings. */
 static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
@@ -2109,7 +2282,7 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 
 		f->hs = &hlu_hsizes[rec->hsize];
 		f->rec = rec;
-		f->len = (size_t)rec->nr_pages * f->hs->size;
+		f->len = (size_t)rec->file_pages * f->hs->size;
 		f->map = NULL;
 		fd = hlu_retrieve(sfd, rec->token);
 		f->fd = fd;
@@ -2147,7 +2320,7 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 			hlu_bail("file %u: mmap retrieved hugetlb memfd\n", i);
 		}
 		for (p = 0; p < rec->nr_pages; p++) {
-			__u64 h = page_hash(f->map + (size_t)p * f->hs->size, f->hs->size, p);
+			__u64 h = page_hash(f->map + page_off(rec, p), f->hs->size, p);
 
 			if (h != rec->hash[p] && bad_hash++ < 4)
 				ksft_print_msg("file %u page %u: hash expected %#llx, seen %#llx\n",
@@ -2166,8 +2339,10 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 		}
 		ksft_test_result(!ret && !bad_pfn, "file %u: every PFN equal (%u differ)\n",
 				 i, bad_pfn);
+		if (rec->stride > 1)
+			check_holes(f);
 	}
-	pool_check_in_use(st, "retrieved and mapped: pages in use, no reservation (per node)");
+	pool_check_in_use(st, "retrieved and mapped: pages in use, as reserved before (per node)");
 	pool_check(&st->at_kexec, pool_mask(&st->at_kexec), true,
 		   "retrieved and mapped: pool as before kexec (per node)");
 }
@@ -2321,6 +2496,8 @@ static void stage_next(int luo_fd, int stage)
 		hlu_daemonize(luo_fd);
 	}
 
+	if (c->flags & HLU_SPARSE)
+		fill_holes(st, &files[0]);
 	for (i = 0; i < st->nr_files; i++)
 		file_unmap_close(&files[i]);
 	pool_check_in_use(st, "closed: pages in use until the session is finished (per node)");
