@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -70,6 +71,13 @@
 #ifndef F_GET_SEALS
 #define F_GET_SEALS		1034
 #endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE	0x0010
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC		0x0020
+#endif
+#define HLU_MPOL_INTERLEAVE	3
 
 #define HLU_MAGIC		0x484c5553	/* "HLUS" */
 #define HLU_VERSION		4
@@ -132,6 +140,13 @@
 #define HLU_INJECT_FILE		0x20	/* misaligned folio 0 in the outgoing tree */
 #define HLU_SPARSE		0x40	/* holes; one filled after preserve, all at the end */
 #define HLU_NORESERVE		0x80	/* mapped MAP_NORESERVE: nothing reserved */
+#define HLU_WRITER		0x100	/* a child writes to the last page until kexec */
+#define HLU_INTERLEAVE		0x200	/* pages interleaved over the NUMA nodes */
+
+/* Seals of the seals case: every one memfd has, over two files. */
+#define HLU_SEALS_0	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | \
+			 F_SEAL_EXEC)
+#define HLU_SEALS_1	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 enum { HLU_2M, HLU_1G, HLU_NR_HSIZES };
 
@@ -152,6 +167,7 @@ struct hlu_file_spec {
 	int hsize;
 	unsigned int nr_pages;
 	unsigned int stride;	/* page p at huge page p * stride; 0 means 1 */
+	unsigned int seals;	/* added with F_ADD_SEALS; MFD_ALLOW_SEALING if any */
 };
 
 struct hlu_case {
@@ -182,6 +198,11 @@ static const struct hlu_case hlu_cases[] = {
 	{ "sparse", 2, HLU_SPARSE, 1 << HLU_2M, 1, { { HLU_2M, 8, 64 } } },
 	{ "sparse_noreserve", 2, HLU_SPARSE | HLU_NORESERVE, 1 << HLU_2M, 1,
 	  { { HLU_2M, 8, 64 } } },
+	{ "seals", 2, 0, 1 << HLU_2M, 2,
+	  { { HLU_2M, 4, 1, HLU_SEALS_0 }, { HLU_2M, 4, 1, HLU_SEALS_1 } } },
+	{ "writer", 2, HLU_WRITER, 1 << HLU_2M, 1, { { HLU_2M, 4 } } },
+	{ "numa", 2, HLU_INTERLEAVE, (1 << HLU_2M) | (1 << HLU_1G), 2,
+	  { { HLU_2M, 64 }, { HLU_1G, 1 } } },
 };
 
 /* Pool counters; resv is only reported for the whole system. */
@@ -211,7 +232,7 @@ struct hlu_file_rec {
 	__u32 file_pages;		/* file size, in huge pages */
 	__u32 noreserve;		/* mapped MAP_NORESERVE: no reservation */
 	__u32 filled;			/* holes written after the last retrieve */
-	__u32 pad;
+	__u32 live_page;		/* 1 + the page a writer owns; 0: none */
 	__u64 hash[HLU_MAX_PAGES];
 	__u64 pfn[HLU_MAX_PAGES];
 	__s32 nid[HLU_MAX_PAGES];	/* NUMA node of each page */
@@ -227,6 +248,7 @@ struct hlu_state {
 	struct hlu_pool baseline;	/* stage 1, before any file existed */
 	struct hlu_pool at_kexec;	/* just before this hand-over */
 	__u64 kernel_text;		/* inject_pool: its physical address at kexec */
+	__u64 writer_seq;		/* writer: its count when the state was saved */
 	struct hlu_file_rec file[HLU_MAX_FILES];
 };
 
@@ -513,6 +535,12 @@ static __s64 rec_reserved(const struct hlu_file_rec *rec)
 	return (__s64)rec->file_pages - rec->nr_pages - rec->filled;
 }
 
+/* Read a byte at @addr, so that a fault maps its page; never optimized out. */
+static void page_touch(const char *addr)
+{
+	(void)__atomic_load_n(addr, __ATOMIC_RELAXED);
+}
+
 /* Byte offset of the recorded page @p of @rec in its file. */
 static size_t page_off(const struct hlu_file_rec *rec, unsigned int p)
 {
@@ -691,8 +719,11 @@ static bool file_locate(const struct hlu_file *f, const char *ctx)
 static int file_map(struct hlu_file *f)
 {
 	int flags = MAP_SHARED | (f->rec->noreserve ? MAP_NORESERVE : 0);
+	int prot = PROT_READ;
 
-	f->map = mmap(NULL, f->len, PROT_READ | PROT_WRITE, flags, f->fd, 0);
+	if (!(f->rec->seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		prot |= PROT_WRITE;
+	f->map = mmap(NULL, f->len, prot, flags, f->fd, 0);
 	if (f->map == MAP_FAILED) {
 		f->map = NULL;
 		return -errno;
@@ -713,6 +744,7 @@ static void file_unmap_close(struct hlu_file *f)
 static int file_create(struct hlu_file *f, const struct hlu_file_spec *spec,
 		       struct hlu_file_rec *rec, unsigned int idx)
 {
+	unsigned int p;
 	int ret;
 
 	f->hs = &hlu_hsizes[spec->hsize];
@@ -727,7 +759,8 @@ static int file_create(struct hlu_file *f, const struct hlu_file_spec *spec,
 	rec->nr_pages = spec->nr_pages - !!(hlu_case->flags & HLU_SPARSE);
 	rec->seed = 0x5eed0000ULL + idx * 0x1000193ULL;
 
-	f->fd = memfd_create("hugetlb_lu", MFD_HUGETLB | f->hs->mfd_flag);
+	f->fd = memfd_create("hugetlb_lu", MFD_HUGETLB | f->hs->mfd_flag |
+			     (spec->seals ? MFD_ALLOW_SEALING : 0));
 	if (f->fd < 0)
 		return -errno;
 	if (ftruncate(f->fd, f->len)) {
@@ -738,6 +771,22 @@ static int file_create(struct hlu_file *f, const struct hlu_file_spec *spec,
 	if (ret)
 		goto err;
 	file_fill(f);
+	if (spec->seals) {
+		/* F_SEAL_WRITE needs the writable mapping gone. */
+		munmap(f->map, f->len);
+		f->map = NULL;
+		if (fcntl(f->fd, F_ADD_SEALS, spec->seals)) {
+			ret = -errno;
+			goto err;
+		}
+		rec->seals = spec->seals;
+		ret = file_map(f);
+		if (ret)
+			goto err;
+		/* Map the pages again (read-only now), for pagemap. */
+		for (p = 0; p < rec->nr_pages; p++)
+			page_touch(f->map + page_off(rec, p));
+	}
 
 	/* A position and the seals the kernel must record and restore. */
 	rec->pos = (__u64)(idx + 1) * HLU_POS_STEP;
@@ -2075,6 +2124,79 @@ static void fill_after_preserve(struct hlu_file *f, struct hlu_state *st)
 	pool_check_in_use(st, "one more page in use, one less reserved after the fault (per node)");
 }
 
+/*
+ * The page a writer owns: slot 0 is its count, slot 1 + n % (slots - 1)
+ * holds n once it is written. The count is stored after the slot.
+ */
+static void writer_run(__u64 *w, size_t slots)
+{
+	__u64 n = 0;
+
+	for (;;) {
+		n++;
+		w[1 + n % (slots - 1)] = n;
+		__atomic_store_n(&w[0], n, __ATOMIC_RELEASE);
+		if (!(n & 0xffff))
+			sched_yield();
+	}
+}
+
+/* Fork the writer of the last page of @f; it runs until the kexec. */
+static void writer_start(struct hlu_file *f, struct hlu_state *st)
+{
+	unsigned int p = f->rec->nr_pages - 1;
+	__u64 *w = (__u64 *)(f->map + page_off(f->rec, p));
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		hlu_bail("fork of the writer: %s\n", strerror(errno));
+	if (!pid) {
+		setsid();
+		close(STDIN_FILENO);
+		close(STDOUT_FILENO);
+		close(STDERR_FILENO);
+		close(f->fd);
+		writer_run(w, f->hs->size / sizeof(*w));
+	}
+	f->rec->live_page = p + 1;
+	hlu_sleep_ms(200);
+	st->writer_seq = __atomic_load_n(&w[0], __ATOMIC_ACQUIRE);
+	ksft_test_result(st->writer_seq > 0,
+			 "writer pid %d writes page %u until the kexec (count %llu)\n", pid, p,
+			 (unsigned long long)st->writer_seq);
+}
+
+/* Spread the huge pages of the files over every NUMA node of the pool. */
+static void interleave(const struct hlu_state *st)
+{
+	unsigned long mask = 0;
+	int h, n;
+
+	for (h = 0; h < HLU_NR_HSIZES; h++)
+		for (n = 0; n < HLU_MAX_NODES; n++)
+			if (st->baseline.node_present[h][n])
+				mask |= 1UL << n;
+	if (__builtin_popcountl(mask) < 2)
+		hlu_bail("case numa: the pools span %d NUMA node(s), need 2\n",
+			 __builtin_popcountl(mask));
+	if (syscall(SYS_set_mempolicy, HLU_MPOL_INTERLEAVE, &mask, HLU_MAX_NODES + 1))
+		hlu_bail("set_mempolicy(MPOL_INTERLEAVE): %s\n", strerror(errno));
+	ksft_print_msg("huge pages interleaved over nodes mask %#lx\n", mask);
+}
+
+/* Number of NUMA nodes that hold pages of the files. */
+static int files_nodes(const struct hlu_state *st)
+{
+	unsigned int i, p, mask = 0;
+
+	for (i = 0; i < st->nr_files; i++)
+		for (p = 0; p < st->file[i].nr_pages; p++)
+			mask |= 1U << st->file[i].nid[p];
+	return __builtin_popcount(mask);
+}
+
 static void stage1(int luo_fd)
 {
 	const struct hlu_case *c = hlu_case;
@@ -2114,6 +2236,8 @@ static void stage1(int luo_fd)
 	}
 	ksft_test_result_pass("hugetlb pools configured for case %s\n", c->name);
 
+	if (c->flags & HLU_INTERLEAVE)
+		interleave(st);
 	if (c->flags & HLU_UNPRESERVE) {
 		stage1_unpreserve(luo_fd, st);
 		pool_read(&st->at_kexec);
@@ -2134,6 +2258,9 @@ static void stage1(int luo_fd)
 				 i, c->files[i].nr_pages, hs->label,
 				 (unsigned long long)st->file[i].file_hash);
 	}
+	if (c->flags & HLU_INTERLEAVE)
+		ksft_test_result(files_nodes(st) >= 2, "file pages on %d NUMA nodes\n",
+				 files_nodes(st));
 	/* Before preserve, which writes the file nodes; the pools go at kexec. */
 	if (c->flags & HLU_INJECT_POOL) {
 		inject_set(HLU_INJECT_POOL_BITS);
@@ -2182,6 +2309,8 @@ static void stage1(int luo_fd)
 		check_out_fdt(st);
 	if (c->flags & HLU_SPARSE)
 		fill_after_preserve(&files[0], st);
+	if (c->flags & HLU_WRITER)
+		writer_start(&files[0], st);
 	for (i = 0; i < c->nr_files; i++)
 		file_unmap_close(&files[i]);
 	if (c->nr_files)
@@ -2194,6 +2323,74 @@ static void stage1(int luo_fd)
 }
 
 /* ---- stage 2+ --------------------------------------------------------- */
+
+/* 0 if the call returned -1 with EPERM, else 1, said why. */
+static int seal_refused(unsigned int i, const char *what, int ret)
+{
+	if (ret == -1 && errno == EPERM)
+		return 0;
+	ksft_print_msg("file %u: %s: expected EPERM from the seals, got %s\n", i, what,
+		       ret ? strerror(errno) : "success");
+	return 1;
+}
+
+/* The seals of retrieved file @i are in force, not only reported. */
+static void check_seals(const struct hlu_file *f, unsigned int i)
+{
+	__u32 seals = f->rec->seals;
+	int bad = 0, ret;
+	void *m;
+
+	if (seals & F_SEAL_SHRINK)
+		bad += seal_refused(i, "shrink", ftruncate(f->fd, f->len - f->hs->size));
+	if (seals & F_SEAL_GROW)
+		bad += seal_refused(i, "grow", ftruncate(f->fd, f->len + f->hs->size));
+	if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) {
+		m = mmap(NULL, f->hs->size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+		if (m != MAP_FAILED)
+			munmap(m, f->hs->size);
+		bad += seal_refused(i, "writable shared mmap", m == MAP_FAILED ? -1 : 0);
+	}
+	/*
+	 * F_SEAL_EXEC reads back (above), but hugetlbfs itself does not check
+	 * it on chmod, preserved file or not: nothing to test in force.
+	 */
+	ret = fcntl(f->fd, F_ADD_SEALS, F_SEAL_SEAL);
+	if (seals & F_SEAL_SEAL) {
+		bad += seal_refused(i, "F_ADD_SEALS", ret);
+	} else if (ret) {
+		ksft_print_msg("file %u: F_ADD_SEALS on a sealable file: %s\n", i,
+			       strerror(errno));
+		bad++;
+	}
+	ksft_test_result(!bad, "file %u: seals %#x in force after retrieve (%d not)\n", i,
+			 seals, bad);
+}
+
+/*
+ * After the update, the writer's page holds its last writes: a count past
+ * the one seen when the state was saved, every slot consistent with it.
+ */
+static void writer_check(const struct hlu_file *f, const struct hlu_state *st)
+{
+	const __u64 *w = (const __u64 *)(f->map + page_off(f->rec, f->rec->live_page - 1));
+	size_t slots = f->hs->size / sizeof(*w), i;
+	__u64 n = w[0];
+	unsigned int bad = 0;
+
+	for (i = 1; i < slots; i++) {
+		/* Written by the writer (never 0 afterwards), or still the fill. */
+		if (w[i] <= n + 1 && w[i] && 1 + w[i] % (slots - 1) != i)
+			bad++;
+	}
+	if (n && w[1 + n % (slots - 1)] != n)
+		bad++;
+	ksft_print_msg("writer: count %llu at state save, %llu after the update (+%llu)\n",
+		       (unsigned long long)st->writer_seq, (unsigned long long)n,
+		       (unsigned long long)(n - st->writer_seq));
+	ksft_test_result(n > st->writer_seq && !bad,
+			 "writes made until the kexec are there (%u slots inconsistent)\n", bad);
+}
 
 /* Whether huge page @idx of @f's mapping has a page table entry. */
 static int page_mapped(const struct hlu_file *f, int pm, size_t idx)
@@ -2269,6 +2466,7 @@ static void fill_holes(struct hlu_state *st, struct hlu_file *f)
 /* Retrieve, map and compare every file; @files keep fds and mappings. */
 static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 {
+	__s32 nid[HLU_MAX_PAGES];
 	__u64 pfn[HLU_MAX_PAGES];
 	unsigned int i, p;
 	struct stat sb;
@@ -2320,7 +2518,14 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 			hlu_bail("file %u: mmap retrieved hugetlb memfd\n", i);
 		}
 		for (p = 0; p < rec->nr_pages; p++) {
-			__u64 h = page_hash(f->map + page_off(rec, p), f->hs->size, p);
+			__u64 h;
+
+			/* The writer's page is checked on its own, mapped all the same. */
+			if (p + 1 == rec->live_page) {
+				page_touch(f->map + page_off(rec, p));
+				continue;
+			}
+			h = page_hash(f->map + page_off(rec, p), f->hs->size, p);
 
 			if (h != rec->hash[p] && bad_hash++ < 4)
 				ksft_print_msg("file %u page %u: hash expected %#llx, seen %#llx\n",
@@ -2339,8 +2544,16 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 		}
 		ksft_test_result(!ret && !bad_pfn, "file %u: every PFN equal (%u differ)\n",
 				 i, bad_pfn);
+		ret = file_nodes(f, nid, "after retrieve");
+		for (p = 0; ret && p < rec->nr_pages; p++)
+			ret = nid[p] == rec->nid[p];
+		ksft_test_result(ret, "file %u: every page on the NUMA node it was on\n", i);
 		if (rec->stride > 1)
 			check_holes(f);
+		if (rec->live_page)
+			writer_check(f, st);
+		if (hlu_case->files[i].seals)
+			check_seals(f, i);
 	}
 	pool_check_in_use(st, "retrieved and mapped: pages in use, as reserved before (per node)");
 	pool_check(&st->at_kexec, pool_mask(&st->at_kexec), true,
