@@ -12,7 +12,10 @@
 # repository, so build/linux stays as it is), and each config builds in its
 # own folder there: a prefix rebuilds only what its commit changed, and a
 # later run, from this clone of the repository or a fresh one, only what
-# changed since. CHECK_SERIES_DIR=dir puts them elsewhere.
+# changed since. A prefix whose exact tree was already built cleanly in a
+# config, with the same config fragments and compiler, is not built again:
+# $SDIR/CFG/verified keeps those trees. CHECK_SERIES_DIR=dir puts it all
+# elsewhere; CHECK_SERIES_ALL=1 builds every prefix regardless.
 # Prints one "PASS|FAIL check-series-CONFIG (...)" line per config.
 . "$(dirname "$0")/lib.sh"
 
@@ -85,23 +88,31 @@ keep_base_warnings() {
 	mv "$bw.new" "$bw"
 }
 
-declare -A fail detail
+# What a clean build of a tree depends on besides the tree: the config
+# fragments, the config name and the compiler.
+env_key=$( (cat "$HARNESS"/config/*.config; gcc --version; ccache --version 2>/dev/null | head -n1) |
+	  sha1sum | cut -c1-16)
+
+declare -A fail detail skipped
 t0=$(date +%s)
-prev=
 i=0
 for c in "${prefixes[@]}"; do
-	git_t checkout -q -f --detach "$c"
 	subject=$(git_t log -n1 --format=%s "$c")
 	[ $i = 0 ] && subject="the base"
-	kconfig_changed=1
-	[ -n "$prev" ] && [ -z "$(git_t diff --name-only "$prev" "$c" -- '*Kconfig*')" ] &&
-		kconfig_changed=0
+	key="$(git_t rev-parse "$c^{tree}") $env_key"
+	checked_out=0
 	for cfg in $CONFIGS; do
 		[ -n "${fail[$cfg]:-}" ] && continue
-		log=$SDIR/$cfg/build-$i.log
-		if [ $kconfig_changed = 1 ] || [ ! -f "$SDIR/$cfg/.config" ]; then
-			config "$cfg" || { fail[$cfg]=1; detail[$cfg]="no config at $i: $subject"; continue; }
+		mkdir -p "$SDIR/$cfg"
+		if [ "${CHECK_SERIES_ALL:-0}" != 1 ] && [ -f "$SDIR/$cfg/base-warnings" ] &&
+		   grep -qxF "$key" "$SDIR/$cfg/verified" 2>/dev/null; then
+			skipped[$cfg]=$(( ${skipped[$cfg]:-0} + 1 ))
+			continue
 		fi
+		[ $checked_out = 1 ] || git_t checkout -q -f --detach "$c"
+		checked_out=1
+		log=$SDIR/$cfg/build-$i.log
+		config "$cfg" || { fail[$cfg]=1; detail[$cfg]="no config at $i: $subject"; continue; }
 		# The base log of an earlier run, even an interrupted one, holds
 		# warnings of files this run will not compile again: keep them.
 		[ $i = 0 ] && [ -f "$log" ] && keep_base_warnings "$cfg" "$log"
@@ -124,9 +135,9 @@ for c in "${prefixes[@]}"; do
 				continue
 			fi
 		fi
+		echo "$key" >> "$SDIR/$cfg/verified"
 		note "check-series: $cfg, prefix $i/$((${#prefixes[@]} - 1)) ($subject) built in $(( $(date +%s) - s )) s"
 	done
-	prev=$c
 	i=$((i + 1))
 done
 
@@ -135,7 +146,7 @@ for cfg in $CONFIGS; do
 	if [ -n "${fail[$cfg]:-}" ]; then
 		echo "FAIL check-series-$cfg (${detail[$cfg]})"
 	else
-		echo "PASS check-series-$cfg (base and $((${#prefixes[@]} - 1)) prefixes build, no new W=1 warnings)"
+		echo "PASS check-series-$cfg (base and $((${#prefixes[@]} - 1)) prefixes build, no new W=1 warnings; ${skipped[$cfg]:-0} of them built cleanly before)"
 	fi
 done
 note "check-series took $total s"
