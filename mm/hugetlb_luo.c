@@ -26,6 +26,13 @@
  * but not ``free_hugepages``) from boot until the file is retrieved, and go
  * to the free list when the session is finished without retrieving them.
  *
+ * Surplus pages (``nr_overcommit_hugepages``) that back a preserved file stay
+ * surplus pages in the next kernel, up to the number the old kernel had on
+ * their node: ``surplus_hugepages`` is the same after the update, they do
+ * not count towards ``hugepages=``, and they leave the pool when they are
+ * freed. Free surplus pages (held for reservations) join the pool as
+ * persistent pages.
+ *
  * Early Boot
  * ==========
  *
@@ -207,10 +214,12 @@ struct hugetlb_luo_file {
  * struct hugetlb_luo_pool - Outgoing snapshot of one hstate on one node.
  * @pfns:    Free pages preserved at freeze time.
  * @nr_free: Number of entries in @pfns.
+ * @nr_surplus: Surplus pages of the hstate on the node at freeze time.
  */
 struct hugetlb_luo_pool {
 	u64 *pfns;
 	unsigned long nr_free;
+	unsigned long nr_surplus;
 };
 
 /**
@@ -362,6 +371,7 @@ static int hugetlb_luo_inject_hstate(void *fdt, u64 pfn)
 	snprintf(name, sizeof(name), HUGETLB_LUO_POOL_NODE, 0);
 	err |= fdt_begin_node(fdt, name);
 	err |= fdt_property_u32(fdt, HUGETLB_LUO_NID_PROP, 0);
+	err |= fdt_property_u32(fdt, HUGETLB_LUO_SURPLUS_PROP, 0);
 	err |= fdt_property_u64(fdt, HUGETLB_LUO_FREE_PROP, pfn);
 	err |= fdt_property(fdt, HUGETLB_LUO_IN_USE_PROP, NULL, 0);
 	err |= fdt_end_node(fdt);
@@ -390,6 +400,9 @@ static int hugetlb_luo_fdt_write_pool(void *fdt, struct hugetlb_luo_out *out,
 	snprintf(name, sizeof(name), HUGETLB_LUO_POOL_NODE, nid);
 	err = fdt_begin_node(fdt, name);
 	err |= fdt_property_u32(fdt, HUGETLB_LUO_NID_PROP, nid);
+	/* Only pages handed over can stay surplus in the next kernel. */
+	err |= fdt_property_u32(fdt, HUGETLB_LUO_SURPLUS_PROP,
+				min(pool->nr_surplus, nr_in_use));
 
 	err |= fdt_property_placeholder(fdt, HUGETLB_LUO_FREE_PROP,
 					(pool->nr_free + nr_extra) * sizeof(u64),
@@ -638,6 +651,7 @@ static int hugetlb_luo_pool_snap(struct hstate *h, int nid,
 	unsigned long max_free, nr, i;
 	int err;
 
+	pool->nr_surplus = READ_ONCE(h->surplus_huge_pages_node[nid]);
 	max_free = READ_ONCE(h->free_huge_pages_node[nid]);
 	if (!max_free)
 		return 0;
@@ -1692,6 +1706,7 @@ static const void *__init hugetlb_luo_in_fdt(void)
  * @nr_free:   Number of entries in @free.
  * @in_use:    PFNs of the pages of preserved files.
  * @nr_in_use: Number of entries in @in_use.
+ * @nr_surplus: How many of the in-use pages were surplus pages.
  */
 struct hugetlb_luo_in_pool {
 	int nid;
@@ -1699,6 +1714,7 @@ struct hugetlb_luo_in_pool {
 	unsigned long nr_free;
 	const void *in_use;
 	unsigned long nr_in_use;
+	unsigned long nr_surplus;
 };
 
 /*
@@ -1712,10 +1728,11 @@ static int __init hugetlb_luo_read_pool(const void *fdt, int off,
 {
 	u64 max = memblock_phys_mem_size() >> (order + PAGE_SHIFT);
 	int free_len, in_use_len;
-	u32 nid;
+	u32 nid, surplus;
 
 	if (hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_NID_PROP, &nid) ||
-	    nid >= MAX_NUMNODES)
+	    nid >= MAX_NUMNODES ||
+	    hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_SURPLUS_PROP, &surplus))
 		return -EINVAL;
 
 	pool->free = fdt_getprop(fdt, off, HUGETLB_LUO_FREE_PROP, &free_len);
@@ -1728,7 +1745,9 @@ static int __init hugetlb_luo_read_pool(const void *fdt, int off,
 	pool->nid = nid;
 	pool->nr_free = free_len / sizeof(u64);
 	pool->nr_in_use = in_use_len / sizeof(u64);
-	if (pool->nr_free + pool->nr_in_use > max)
+	pool->nr_surplus = surplus;
+	if (pool->nr_free + pool->nr_in_use > max ||
+	    pool->nr_surplus > pool->nr_in_use)
 		return -EINVAL;
 
 	return 0;
@@ -1776,7 +1795,8 @@ void __init hugetlb_luo_boot_adjust(struct hstate *h)
 		if (hugetlb_luo_read_pool(fdt, noff, order, &pool))
 			continue;
 
-		nr = pool.nr_free + pool.nr_in_use;
+		/* Surplus pages are no part of what hugepages= asks for. */
+		nr = pool.nr_free + pool.nr_in_use - pool.nr_surplus;
 		h->max_huge_pages_node[pool.nid] -=
 			min(nr, h->max_huge_pages_node[pool.nid]);
 		total += nr;
@@ -1833,13 +1853,31 @@ static struct folio *__init hugetlb_luo_restore_page(struct hstate *h,
 	return folio;
 }
 
+/*
+ * Count @nr of the in-use pages just restored on @nid as surplus pages, as
+ * they were: they leave the pool when they are freed, and hugepages= did not
+ * count them.
+ */
+static void __init hugetlb_luo_restore_surplus(struct hstate *h, int nid,
+					       unsigned long nr)
+{
+	if (!nr)
+		return;
+
+	spin_lock_irq(&hugetlb_lock);
+	h->surplus_huge_pages += nr;
+	h->surplus_huge_pages_node[nid] += nr;
+	h->max_huge_pages -= min(nr, h->max_huge_pages);
+	spin_unlock_irq(&hugetlb_lock);
+}
+
 static unsigned long __init
 hugetlb_luo_restore_pool(struct hstate *h, unsigned int order,
 			 const struct hugetlb_luo_in_pool *pool,
 			 bool keep_in_use)
 {
 	unsigned long nr = pool->nr_free + pool->nr_in_use;
-	unsigned long i, restored = 0;
+	unsigned long i, restored = 0, in_use_restored = 0;
 
 	for (i = 0; i < nr; i++) {
 		bool in_use = i >= pool->nr_free;
@@ -1859,6 +1897,7 @@ hugetlb_luo_restore_pool(struct hstate *h, unsigned int order,
 		in_use &= keep_in_use;
 		hugetlb_add_restored_folio(h, folio, in_use);
 		restored++;
+		in_use_restored += in_use;
 
 		if (in_use && xa_err(xa_store(&hugetlb_luo_in_use, pfn, folio,
 					      GFP_KERNEL)))
@@ -1868,6 +1907,9 @@ hugetlb_luo_restore_pool(struct hstate *h, unsigned int order,
 	if (restored != nr)
 		pr_warn("order %u node %d: %lu of %lu preserved pages unusable, not added to the pool\n",
 			order, pool->nid, nr - restored, nr);
+
+	hugetlb_luo_restore_surplus(h, pool->nid,
+				    min(pool->nr_surplus, in_use_restored));
 	return restored;
 }
 

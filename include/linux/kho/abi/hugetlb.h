@@ -31,6 +31,7 @@
  *
  *           node-<nid> {
  *               nid = <u32>;
+ *               surplus = <u32>;     in-use pages that are surplus pages
  *               free-pfns = <u64 ...>;
  *               in-use-pfns = <u64 ...>;
  *           };
@@ -53,7 +54,9 @@
  * one page handed over, and a ``node-<nid>`` node below it for every NUMA
  * node with at least one such page. ``free-pfns`` lists the head PFNs of the
  * pages that were on the free list, ``in-use-pfns`` those of the pages that
- * back a preserved file. Either property may be empty. Every listed page is
+ * back a preserved file. Either property may be empty. ``surplus`` says how
+ * many of the in-use pages were surplus pages (``nr_overcommit_hugepages``):
+ * the node's surplus count, at most ``in-use-pfns``. Every listed page is
  * preserved with kho_preserve_folio() at the order of its hstate and lies on
  * node ``nid``. The pool nodes are written when the first preserved file is
  * frozen, or at reboot when no hugetlb file is preserved: before that the
@@ -101,6 +104,7 @@
 /* Property names. */
 #define HUGETLB_LUO_ORDER_PROP		"order"
 #define HUGETLB_LUO_NID_PROP		"nid"
+#define HUGETLB_LUO_SURPLUS_PROP	"surplus"
 #define HUGETLB_LUO_FREE_PROP		"free-pfns"
 #define HUGETLB_LUO_IN_USE_PROP		"in-use-pfns"
 #define HUGETLB_LUO_SEALS_PROP		"seals"

@@ -123,6 +123,7 @@
 #define HLU_FDT_FILE		"file-"
 #define HLU_FDT_ORDER		"order"
 #define HLU_FDT_NID		"nid"
+#define HLU_FDT_SURPLUS		"surplus"
 #define HLU_FDT_FREE		"free-pfns"
 #define HLU_FDT_IN_USE		"in-use-pfns"
 #define HLU_FDT_SEALS		"seals"
@@ -142,6 +143,8 @@
 #define HLU_NORESERVE		0x80	/* mapped MAP_NORESERVE: nothing reserved */
 #define HLU_WRITER		0x100	/* a child writes to the last page until kexec */
 #define HLU_INTERLEAVE		0x200	/* pages interleaved over the NUMA nodes */
+#define HLU_SURPLUS		0x400	/* the file needs surplus pages (overcommit) */
+#define HLU_OVERCOMMIT		8	/* nr_overcommit_hugepages of the surplus case */
 
 /* Seals of the seals case: every one memfd has, over two files. */
 #define HLU_SEALS_0	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | \
@@ -203,6 +206,8 @@ static const struct hlu_case hlu_cases[] = {
 	{ "writer", 2, HLU_WRITER, 1 << HLU_2M, 1, { { HLU_2M, 4 } } },
 	{ "numa", 2, HLU_INTERLEAVE, (1 << HLU_2M) | (1 << HLU_1G), 2,
 	  { { HLU_2M, 64 }, { HLU_1G, 1 } } },
+	/* 12 pages from a pool of 8: 4 surplus */
+	{ "surplus", 2, HLU_SURPLUS, 1 << HLU_2M, 1, { { HLU_2M, 12 } } },
 };
 
 /* Pool counters; resv is only reported for the whole system. */
@@ -547,12 +552,23 @@ static size_t page_off(const struct hlu_file_rec *rec, unsigned int p)
 	return (size_t)p * rec->stride * hlu_hsizes[rec->hsize].size;
 }
 
+/* Turn a negative free count into that many surplus pages in use. */
+static void surplus_of(struct hlu_counters *c)
+{
+	if (c->free >= 0)
+		return;
+	c->nr -= c->free;
+	c->surp -= c->free;
+	c->free = 0;
+}
+
 /* @base with the pages of the recorded files in use, per size and per node. */
 static void pool_in_use(const struct hlu_pool *base, const struct hlu_state *st,
 			struct hlu_pool *out)
 {
 	const struct hlu_file_rec *rec;
 	unsigned int i, p;
+	int h, n;
 
 	*out = *base;
 	for (i = 0; i < st->nr_files; i++) {
@@ -563,6 +579,12 @@ static void pool_in_use(const struct hlu_pool *base, const struct hlu_state *st,
 			if (rec->nid[p] >= 0 && rec->nid[p] < HLU_MAX_NODES)
 				out->node[rec->hsize][rec->nid[p]].free--;
 		}
+	}
+	/* Pages beyond the free ones are surplus pages, added to the pool. */
+	for (h = 0; h < HLU_NR_HSIZES; h++) {
+		surplus_of(&out->all[h]);
+		for (n = 0; n < HLU_MAX_NODES; n++)
+			surplus_of(&out->node[h][n]);
 	}
 }
 
@@ -1159,6 +1181,8 @@ static int fdt_verify_hstate(const void *fdt, int hs, const char *name,
 		}
 		if (!fdt_u32(fdt, nd, HLU_FDT_NID, &val) || val != nid)
 			bad += fdt_bad_prop(nname, HLU_FDT_NID);
+		if (!fdt_u32(fdt, nd, HLU_FDT_SURPLUS, &val))
+			bad += fdt_bad_prop(nname, HLU_FDT_SURPLUS);
 		if (!fdt_getprop(fdt, nd, HLU_FDT_FREE, &len) || len % sizeof(fdt64_t))
 			bad += fdt_bad_prop(nname, HLU_FDT_FREE);
 		if (!fdt_getprop(fdt, nd, HLU_FDT_IN_USE, &len) || len % sizeof(fdt64_t))
@@ -1389,6 +1413,7 @@ static void fdt_pool_node(const void *fdt, int off, struct hlu_pool_walk *w)
 	unsigned int nr_fr = 0, nr_use = 0, nr_exp;
 	const struct hlu_counters *c;
 	unsigned long long nid;
+	__u32 surplus = ~0U;
 
 	if (!name_num(name, HLU_FDT_NODE, &nid))
 		return;		/* reported by fdt_verify() */
@@ -1416,6 +1441,14 @@ static void fdt_pool_node(const void *fdt, int off, struct hlu_pool_walk *w)
 	pfns_add(&w->all, fr, nr_fr);
 	pfns_add(&w->all, use, nr_use);
 	pfns_add(&w->used, use, nr_use);
+	/* The tests' surplus pages are all file pages. */
+	c = w->numa && nid < HLU_MAX_NODES ? &w->st->at_kexec.node[w->h][nid] :
+	    &w->st->at_kexec.all[w->h];
+	if (!fdt_u32(fdt, off, HLU_FDT_SURPLUS, &surplus) || surplus != c->surp) {
+		ksft_print_msg("FDT: %s %s: surplus %u, %lld at kexec\n", label, name, surplus,
+			       (long long)c->surp);
+		w->bad_cnt++;
+	}
 	if (!w->numa)
 		goto out;
 	if (nid >= HLU_MAX_NODES || !w->st->at_kexec.node_present[w->h][nid]) {
@@ -2168,6 +2201,22 @@ static void writer_start(struct hlu_file *f, struct hlu_state *st)
 			 (unsigned long long)st->writer_seq);
 }
 
+/* Let the 2M pool grow by @nr surplus pages. */
+static void overcommit(int nr)
+{
+	char path[128], val[16];
+	int fd, len;
+
+	snprintf(path, sizeof(path), "%s/hugepages-%s/nr_overcommit_hugepages",
+		 HLU_HUGETLB_SYSFS, hlu_hsizes[HLU_2M].dir);
+	len = snprintf(val, sizeof(val), "%d\n", nr);
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, val, len) != len)
+		hlu_bail("write %s: %s\n", path, strerror(errno));
+	close(fd);
+	ksft_print_msg("nr_overcommit_hugepages of 2M pages: %d\n", nr);
+}
+
 /* Spread the huge pages of the files over every NUMA node of the pool. */
 static void interleave(const struct hlu_state *st)
 {
@@ -2228,6 +2277,8 @@ static void stage1(int luo_fd)
 		if (!st->baseline.present[h])
 			ksft_exit_skip("no %s hugetlb page size on this machine/kernel\n",
 				       hlu_hsizes[h].label);
+		if (c->flags & HLU_SURPLUS)
+			need[h] -= HLU_OVERCOMMIT;
 		if (a->nr < need[h] || a->nr == 0 || a->free != a->nr || a->resv || a->surp)
 			hlu_bail("%s pool: need %u+ free pages, saw %lld/%lld/%lld/%lld %s\n",
 				 hlu_hsizes[h].label, need[h] ? need[h] : 1, (long long)a->nr,
@@ -2238,6 +2289,8 @@ static void stage1(int luo_fd)
 
 	if (c->flags & HLU_INTERLEAVE)
 		interleave(st);
+	if (c->flags & HLU_SURPLUS)
+		overcommit(HLU_OVERCOMMIT);
 	if (c->flags & HLU_UNPRESERVE) {
 		stage1_unpreserve(luo_fd, st);
 		pool_read(&st->at_kexec);
