@@ -121,8 +121,21 @@
  * ``FD_CLOEXEC``, the reservations of private mappings (they belong to the
  * mappings, which do not survive the kexec), hugetlb cgroup and memcg
  * charges (the folios and the reservation come back uncharged), and the
- * hugetlbfs mount: the file is re-created on the internal mount, so files of
- * a mounted hugetlbfs with a size limit are refused.
+ * file's place in a hugetlbfs mount.
+ *
+ * Files of a hugetlbfs mount
+ * ==========================
+ *
+ * A file opened on a hugetlbfs mount (``/dev/hugepages/guest0``, a
+ * ``pagesize=1G`` mount, a mount with ``size=`` or ``min_size=``) is
+ * preserved like a memfd, linked or not. While it is preserved its layout is
+ * frozen for every opener, and unlinking it does not end the preservation.
+ * It comes back as what retrieve always creates: an unlinked hugetlb memfd
+ * on the kernel's internal mount of its page size, with no name, owned by
+ * the retrieving task, with the mode of a new memfd and the seals the file
+ * had. The mount of the previous kernel does not exist any more, so its
+ * ``size=`` and ``min_size=`` accounting does not follow the file: its pages
+ * count in the global pool only.
  */
 
 #define pr_fmt(fmt) "hugetlb_luo: " fmt
@@ -1579,12 +1592,11 @@ static bool hugetlb_luo_can_preserve(struct liveupdate_file_handler *handler,
 	struct inode *inode = file_inode(file);
 
 	/*
-	 * Only unlinked hugetlbfs files on a mount without limits (memfd) for
-	 * now. A SysV shm segment is hugepage-backed too, but its file has
-	 * its own file operations.
+	 * Any hugetlbfs file: a memfd, or a file of a hugetlbfs mount, linked
+	 * or not, with or without size limits. A SysV shm segment is
+	 * hugepage-backed too, but its file has its own file operations.
 	 */
-	return is_file_hugepages(file) && file->f_op == inode->i_fop &&
-	       !inode->i_nlink && !subpool_inode(inode);
+	return is_file_hugepages(file) && file->f_op == inode->i_fop;
 }
 
 static unsigned long hugetlb_luo_get_id(struct file *file)

@@ -50,6 +50,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -145,6 +146,8 @@
 #define HLU_INTERLEAVE		0x200	/* pages interleaved over the NUMA nodes */
 #define HLU_SURPLUS		0x400	/* the file needs surplus pages (overcommit) */
 #define HLU_OVERCOMMIT		8	/* nr_overcommit_hugepages of the surplus case */
+#define HLU_NAMED		0x800	/* files of hugetlbfs mounts, not memfds */
+#define HLU_MNT_DIR		"/tmp/hlu-hugetlbfs"	/* + "-<size>" */
 
 /* Seals of the seals case: every one memfd has, over two files. */
 #define HLU_SEALS_0	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | \
@@ -208,6 +211,9 @@ static const struct hlu_case hlu_cases[] = {
 	  { { HLU_2M, 64 }, { HLU_1G, 1 } } },
 	/* 12 pages from a pool of 8: 4 surplus */
 	{ "surplus", 2, HLU_SURPLUS, 1 << HLU_2M, 1, { { HLU_2M, 12 } } },
+	/* guest0 on a pagesize=2M mount, guest1 on a pagesize=1G,size=4G one */
+	{ "named", 2, HLU_NAMED, (1 << HLU_2M) | (1 << HLU_1G), 2,
+	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
 };
 
 /* Pool counters; resv is only reported for the whole system. */
@@ -763,6 +769,57 @@ static void file_unmap_close(struct hlu_file *f)
 	f->fd = -1;
 }
 
+/* Path of the named file @idx of page size @hs. */
+static void named_path(char *buf, size_t len, const struct hlu_hsize *hs, unsigned int idx)
+{
+	snprintf(buf, len, "%s-%s/guest%u", HLU_MNT_DIR, hs->label, idx);
+}
+
+/*
+ * Create file @idx on a hugetlbfs mount of page size @hs, mounted here:
+ * file 0 on a mount without limits, file 1 on one with a size limit.
+ */
+static int named_create(const struct hlu_hsize *hs, unsigned int idx)
+{
+	char dir[64], path[96], opts[64];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s-%s", HLU_MNT_DIR, hs->label);
+	snprintf(opts, sizeof(opts), "pagesize=%s%s", hs->label, idx ? ",size=4G" : "");
+	if ((mkdir("/tmp", 0755) && errno != EEXIST) || (mkdir(dir, 0755) && errno != EEXIST))
+		return -errno;
+	if (mount("none", dir, "hugetlbfs", 0, opts))
+		return -errno;
+	named_path(path, sizeof(path), hs, idx);
+	fd = open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
+	if (fd < 0)
+		return -errno;
+	ksft_print_msg("file %u: %s on a hugetlbfs mount (%s)\n", idx, path, opts);
+	return fd;
+}
+
+/*
+ * Named files after preserve: unlinking one does not matter to LUO, and
+ * the other keeps its layout for every opener, not only the preserver.
+ */
+static void named_after_preserve(const struct hlu_file *files)
+{
+	char path[96];
+	int ret;
+
+	named_path(path, sizeof(path), files[0].hs, 0);
+	ret = unlink(path);
+	ksft_test_result(!ret, "unlink %s after preserve: %s\n", path,
+			 ret ? strerror(errno) : "done");
+	named_path(path, sizeof(path), files[1].hs, 1);
+	ret = truncate(path, 0);
+	if (ret != -1 || errno != EPERM)
+		ksft_print_msg("truncate(%s, 0): expected EPERM, got %s\n", path,
+			       ret ? strerror(errno) : "success");
+	ksft_test_result(ret == -1 && errno == EPERM,
+			 "truncate by path of preserved %s refused (EPERM)\n", path);
+}
+
 static int file_create(struct hlu_file *f, const struct hlu_file_spec *spec,
 		       struct hlu_file_rec *rec, unsigned int idx)
 {
@@ -781,10 +838,16 @@ static int file_create(struct hlu_file *f, const struct hlu_file_spec *spec,
 	rec->nr_pages = spec->nr_pages - !!(hlu_case->flags & HLU_SPARSE);
 	rec->seed = 0x5eed0000ULL + idx * 0x1000193ULL;
 
-	f->fd = memfd_create("hugetlb_lu", MFD_HUGETLB | f->hs->mfd_flag |
-			     (spec->seals ? MFD_ALLOW_SEALING : 0));
-	if (f->fd < 0)
-		return -errno;
+	if (hlu_case->flags & HLU_NAMED) {
+		f->fd = named_create(f->hs, idx);
+		if (f->fd < 0)
+			return f->fd;
+	} else {
+		f->fd = memfd_create("hugetlb_lu", MFD_HUGETLB | f->hs->mfd_flag |
+				     (spec->seals ? MFD_ALLOW_SEALING : 0));
+		if (f->fd < 0)
+			return -errno;
+	}
 	if (ftruncate(f->fd, f->len)) {
 		ret = -errno;
 		goto err;
@@ -2364,6 +2427,8 @@ static void stage1(int luo_fd)
 		fill_after_preserve(&files[0], st);
 	if (c->flags & HLU_WRITER)
 		writer_start(&files[0], st);
+	if (c->flags & HLU_NAMED)
+		named_after_preserve(files);
 	for (i = 0; i < c->nr_files; i++)
 		file_unmap_close(&files[i]);
 	if (c->nr_files)
@@ -2553,6 +2618,10 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 				 sb.st_blksize == (long)f->hs->size,
 				 "file %u: size %zu MiB and %s page size preserved\n", i,
 				 f->len >> 20, f->hs->label);
+		if (hlu_case->flags & HLU_NAMED)
+			ksft_test_result(!ret && sb.st_nlink == 0,
+					 "file %u: a named file comes back as a memfd (nlink %lu)\n",
+					 i, (unsigned long)sb.st_nlink);
 
 		ret = fcntl(fd, F_GET_SEALS);
 		pos = lseek(fd, 0, SEEK_CUR);
