@@ -81,9 +81,10 @@
 #define HLU_MPOL_INTERLEAVE	3
 
 #define HLU_MAGIC		0x484c5553	/* "HLUS" */
-#define HLU_VERSION		4
+#define HLU_VERSION		5
 #define HLU_MAX_NODES		8
-#define HLU_MAX_FILES		2
+#define HLU_MAX_FILES		64
+#define HLU_MAX_SESSIONS	4
 #define HLU_MAX_PAGES		256
 #define HLU_STATE_TOKEN		0x5354
 #define HLU_FILE_TOKEN		0x4800
@@ -148,6 +149,7 @@
 #define HLU_OVERCOMMIT		8	/* nr_overcommit_hugepages of the surplus case */
 #define HLU_NAMED		0x800	/* files of hugetlbfs mounts, not memfds */
 #define HLU_MNT_DIR		"/tmp/hlu-hugetlbfs"	/* + "-<size>" */
+#define HLU_MANY		0x1000	/* 62 files of 2 2M pages, 2 of one 1G page */
 
 /* Seals of the seals case: every one memfd has, over two files. */
 #define HLU_SEALS_0	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | \
@@ -183,6 +185,7 @@ struct hlu_case {
 	unsigned int pool_mask;	/* page sizes whose pool must be non-empty */
 	int nr_files;
 	struct hlu_file_spec files[HLU_MAX_FILES];
+	int nr_sessions;	/* file i goes to session i % nr_sessions; 0 means 1 */
 };
 
 static const struct hlu_case hlu_cases[] = {
@@ -214,7 +217,25 @@ static const struct hlu_case hlu_cases[] = {
 	/* guest0 on a pagesize=2M mount, guest1 on a pagesize=1G,size=4G one */
 	{ "named", 2, HLU_NAMED, (1 << HLU_2M) | (1 << HLU_1G), 2,
 	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
+	{ .name = "many_files", .hops = 2, .flags = HLU_MANY,
+	  .pool_mask = (1 << HLU_2M) | (1 << HLU_1G), .nr_files = HLU_MAX_FILES,
+	  .nr_sessions = HLU_MAX_SESSIONS },
 };
+
+/* What file @i of case @c is: its spec, or for many_files one made up. */
+static struct hlu_file_spec hlu_spec(const struct hlu_case *c, int i)
+{
+	struct hlu_file_spec many_2m = { HLU_2M, 2 }, many_1g = { HLU_1G, 1 };
+
+	if (c->flags & HLU_MANY)
+		return i % 32 == 31 ? many_1g : many_2m;
+	return c->files[i];
+}
+
+static int hlu_nr_sessions(const struct hlu_case *c)
+{
+	return c->nr_sessions ? c->nr_sessions : 1;
+}
 
 /* Pool counters; resv is only reported for the whole system. */
 struct hlu_counters {
@@ -2309,16 +2330,65 @@ static int files_nodes(const struct hlu_state *st)
 	return __builtin_popcount(mask);
 }
 
+/* Name of data session @k of the files handed to stage @stage. */
+static void data_session_name(char *buf, size_t len, int k, int stage)
+{
+	char what[16];
+
+	snprintf(what, sizeof(what), k ? "data%d" : "data", k);
+	hlu_session_name(buf, len, what, stage);
+}
+
+/*
+ * Create the data sessions that hand the files to stage @stage, or with
+ * @retrieve, retrieve them in that stage (one TAP line each).
+ */
+static void sessions_open(int luo_fd, int stage, int *sfds, bool retrieve)
+{
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	int k;
+
+	for (k = 0; k < hlu_nr_sessions(hlu_case); k++) {
+		data_session_name(name, sizeof(name), k, stage);
+		sfds[k] = retrieve ? luo_retrieve_session(luo_fd, name) :
+				     luo_create_session(luo_fd, name);
+		if (sfds[k] < 0)
+			hlu_bail("%s session %s: %s\n", retrieve ? "retrieve" : "create", name,
+				 strerror(-sfds[k]));
+		if (retrieve)
+			ksft_test_result_pass("session %s retrieved\n", name);
+	}
+}
+
+/* Finish and close the incoming data sessions: one TAP line each. */
+static void sessions_finish(int stage, int *sfds, const char *how)
+{
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	int k, ret;
+
+	for (k = 0; k < hlu_nr_sessions(hlu_case); k++) {
+		data_session_name(name, sizeof(name), k, stage);
+		ret = luo_session_finish(sfds[k]);
+		if (ret)
+			ksft_print_msg("LIVEUPDATE_SESSION_FINISH: expected success, got %s\n",
+				       strerror(-ret));
+		ksft_test_result(!ret, "finish session %s%s\n", name, how);
+		close(sfds[k]);
+	}
+}
+
 static void stage1(int luo_fd)
 {
 	const struct hlu_case *c = hlu_case;
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
 	struct hlu_file files[HLU_MAX_FILES];
+	int sfds[HLU_MAX_SESSIONS], ns = hlu_nr_sessions(c);
 	__u64 pfn[HLU_MAX_PAGES];
 	struct hlu_state *st;
 	bool preserved = true, intact = true;
 	unsigned int need[HLU_NR_HSIZES] = { 0 };
-	int h, i, ret, sfd = -1;
+	struct hlu_file_spec spec;
+	int h, i, ret;
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -2327,9 +2397,10 @@ static void stage1(int luo_fd)
 	pool_print("stage 1 before", &st->baseline);
 
 	/* All of a sparse file: its holes are reserved, and filled at the end. */
-	for (i = 0; i < c->nr_files; i++)
-		need[c->files[i].hsize] += c->files[i].nr_pages *
-					   (c->files[i].stride ? c->files[i].stride : 1);
+	for (i = 0; i < c->nr_files; i++) {
+		spec = hlu_spec(c, i);
+		need[spec.hsize] += spec.nr_pages * (spec.stride ? spec.stride : 1);
+	}
 	if (c->flags & HLU_RESTRICT)
 		need[HLU_2M] += 1;	/* an unrefused grow would need a free page */
 	for (h = 0; h < HLU_NR_HSIZES; h++) {
@@ -2362,16 +2433,18 @@ static void stage1(int luo_fd)
 	}
 
 	for (i = 0; i < c->nr_files; i++) {
-		const struct hlu_hsize *hs = &hlu_hsizes[c->files[i].hsize];
+		const struct hlu_hsize *hs;
 
-		ret = file_create(&files[i], &c->files[i], &st->file[i], i);
+		spec = hlu_spec(c, i);
+		hs = &hlu_hsizes[spec.hsize];
+		ret = file_create(&files[i], &spec, &st->file[i], i);
 		if (ret)
 			hlu_bail("create %s hugetlb memfd of %u pages: %s\n", hs->label,
-				 c->files[i].nr_pages, strerror(-ret));
+				 spec.nr_pages, strerror(-ret));
 		st->nr_files++;
 		ksft_test_result(file_locate(&files[i], "stage 1"),
 				 "file %d: %u %s pages filled (hash %#llx), PFNs and nodes read\n",
-				 i, c->files[i].nr_pages, hs->label,
+				 i, spec.nr_pages, hs->label,
 				 (unsigned long long)st->file[i].file_hash);
 	}
 	if (c->flags & HLU_INTERLEAVE)
@@ -2389,19 +2462,16 @@ static void stage1(int luo_fd)
 		inject_set(HLU_INJECT_INDEX_BIT);
 	if (c->nr_files) {
 		pool_check_in_use(st, "before preserve: file pages counted in use (per node)");
-
-		hlu_session_name(name, sizeof(name), "data", 2);
-		sfd = luo_create_session(luo_fd, name);
-		if (sfd < 0)
-			hlu_bail("create session %s: %s\n", name, strerror(-sfd));
+		sessions_open(luo_fd, 2, sfds, false);
 	}
 	for (i = 0; i < c->nr_files; i++) {
-		ret = hlu_preserve(sfd, files[i].fd, st->file[i].token);
+		ret = hlu_preserve(sfds[i % ns], files[i].fd, st->file[i].token);
 		if (ret) {
 			ksft_print_msg("PRESERVE_FD of a %s hugetlb memfd: expected 0, got %s\n",
 				       files[i].hs->label, strerror(-ret));
 			preserved = false;
 		}
+		data_session_name(name, sizeof(name), i % ns, 2);
 		ksft_test_result(!ret, "preserve %s hugetlb memfd (%zu MiB) in session %s\n",
 				 files[i].hs->label, files[i].len >> 20, name);
 	}
@@ -2582,7 +2652,7 @@ static void fill_holes(struct hlu_state *st, struct hlu_file *f)
 }
 
 /* Retrieve, map and compare every file; @files keep fds and mappings. */
-static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
+static void verify_files(const int *sfds, struct hlu_state *st, struct hlu_file *files)
 {
 	__s32 nid[HLU_MAX_PAGES];
 	__u64 pfn[HLU_MAX_PAGES];
@@ -2600,7 +2670,7 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 		f->rec = rec;
 		f->len = (size_t)rec->file_pages * f->hs->size;
 		f->map = NULL;
-		fd = hlu_retrieve(sfd, rec->token);
+		fd = hlu_retrieve(sfds[i % hlu_nr_sessions(hlu_case)], rec->token);
 		f->fd = fd;
 		if (fd < 0) {
 			ksft_print_msg("RETRIEVE_FD token %#llx: expected an fd, got %s\n",
@@ -2674,7 +2744,7 @@ static void verify_files(int sfd, struct hlu_state *st, struct hlu_file *files)
 			check_holes(f);
 		if (rec->live_page)
 			writer_check(f, st);
-		if (hlu_case->files[i].seals)
+		if (hlu_spec(hlu_case, i).seals)
 			check_seals(f, i);
 	}
 	pool_check_in_use(st, "retrieved and mapped: pages in use, as reserved before (per node)");
@@ -2729,6 +2799,7 @@ static void stage_next(int luo_fd, int stage)
 	const struct hlu_case *c = hlu_case;
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
 	struct hlu_file files[HLU_MAX_FILES];
+	int sfds[HLU_MAX_SESSIONS];
 	struct hlu_state *st;
 	struct hlu_pool now;
 	unsigned int i;
@@ -2773,12 +2844,9 @@ static void stage_next(int luo_fd, int stage)
 	if (!st->nr_files)
 		hlu_exit();
 
-	hlu_session_name(name, sizeof(name), "data", stage);
-	sfd = luo_retrieve_session(luo_fd, name);
-	if (sfd < 0)
-		hlu_bail("retrieve session %s: %s (expected: preserved by stage %d)\n", name,
-			 strerror(-sfd), stage - 1);
-	ksft_test_result_pass("session %s retrieved\n", name);
+	sessions_open(luo_fd, stage, sfds, true);
+	sfd = sfds[0];
+	data_session_name(name, sizeof(name), 0, stage);
 
 	if (c->flags & HLU_INJECT_FILE) {
 		check_bad_file(sfd, st, name);
@@ -2797,21 +2865,17 @@ static void stage_next(int luo_fd, int stage)
 		hlu_exit();
 	}
 
-	verify_files(sfd, st, files);
+	verify_files(sfds, st, files);
 
 	if (stage < c->hops) {
-		/* Finish the incoming session, keep the files, hand them on. */
-		ret = luo_session_finish(sfd);
-		ksft_test_result(!ret, "finish session %s, files kept open\n", name);
-		close(sfd);
+		/* Finish the incoming sessions, keep the files, hand them on. */
+		sessions_finish(stage, sfds, ", files kept open");
 		pool_check_in_use(st, "pages in use after finish, files open (per node)");
 
-		hlu_session_name(name, sizeof(name), "data", stage + 1);
-		sfd = luo_create_session(luo_fd, name);
-		if (sfd < 0)
-			hlu_bail("create session %s: %s\n", name, strerror(-sfd));
+		sessions_open(luo_fd, stage + 1, sfds, false);
 		for (i = 0; i < st->nr_files; i++) {
-			ret = hlu_preserve(sfd, files[i].fd, st->file[i].token);
+			ret = hlu_preserve(sfds[i % hlu_nr_sessions(c)], files[i].fd,
+					   st->file[i].token);
 			if (ret)
 				ksft_print_msg("preserve of retrieved memfd: expected 0, got %s\n",
 					       strerror(-ret));
@@ -2836,12 +2900,7 @@ static void stage_next(int luo_fd, int stage)
 	for (i = 0; i < st->nr_files; i++)
 		file_unmap_close(&files[i]);
 	pool_check_in_use(st, "closed: pages in use until the session is finished (per node)");
-	ret = luo_session_finish(sfd);
-	if (ret)
-		ksft_print_msg("LIVEUPDATE_SESSION_FINISH: expected success, got %s\n",
-			       strerror(-ret));
-	ksft_test_result(!ret, "finish session %s\n", name);
-	close(sfd);
+	sessions_finish(stage, sfds, "");
 	pool_check(&st->baseline, pool_mask(&st->baseline), true,
 		   "closed and finished: pages back in the free pool (free == total, per node)");
 	check_new_memfds(st);
