@@ -119,9 +119,22 @@
  * =============
  *
  * ``FD_CLOEXEC``, the reservations of private mappings (they belong to the
- * mappings, which do not survive the kexec), hugetlb cgroup and memcg
- * charges (the folios and the reservation come back uncharged), and the
- * file's place in a hugetlbfs mount.
+ * mappings, which do not survive the kexec), and the file's place in a
+ * hugetlbfs mount.
+ *
+ * Cgroups
+ * =======
+ *
+ * Charges belong to cgroups of the previous kernel, which are gone. From
+ * boot until retrieve, the pages of preserved files and their reserved holes
+ * are charged to no cgroup. Retrieve charges the cgroups of the retrieving
+ * task, as its own faults and mappings would have: each page to its hugetlb
+ * cgroup (``hugetlb.<size>.current``) and, with the cgroup v2 mount option
+ * ``memory_hugetlb_accounting``, to its memory cgroup; the whole reservation
+ * map, present pages included as for a shared mapping, to
+ * ``hugetlb.<size>.rsvd.current``. Retrieve fails with ``-ENOMEM`` if that
+ * goes over a limit. Closing the file (and finishing the session) uncharges
+ * it all. A session finished without retrieving a file charges nothing.
  *
  * Files of a hugetlbfs mount
  * ==========================
@@ -144,12 +157,14 @@
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/hugetlb.h>
+#include <linux/hugetlb_cgroup.h>
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
 #include <linux/kho/abi/hugetlb.h>
 #include <linux/libfdt.h>
 #include <linux/liveupdate.h>
 #include <linux/memblock.h>
+#include <linux/memcontrol.h>
 #include <linux/memfd.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -1407,8 +1422,96 @@ static void hugetlb_luo_finish(struct liveupdate_file_op_args *args)
 	}
 }
 
+/**
+ * struct hugetlb_luo_charge - Cgroup charges of a file being retrieved.
+ * @h_cg:      hugetlb cgroup charged for the folios (``current``).
+ * @rsvd_cg:   hugetlb cgroup charged for the reservation map (``rsvd``).
+ * @nr:        Folios charged to @h_cg.
+ * @committed: Folios that carry their charge (committed to them).
+ * @nr_rsvd:   Pages of the reservation map charged to @rsvd_cg.
+ * @added:     Pages of the map recorded with @rsvd_cg, which carry theirs.
+ */
+struct hugetlb_luo_charge {
+	struct hugetlb_cgroup *h_cg;
+	struct hugetlb_cgroup *rsvd_cg;
+	unsigned long nr;
+	unsigned long committed;
+	unsigned long nr_rsvd;
+	unsigned long added;
+};
+
+/*
+ * Charge the retrieving task's hugetlb cgroup as the faults and mappings of
+ * the previous kernel charged theirs: each folio to ``current``, the whole
+ * reservation map, present pages included, to ``rsvd``.
+ */
+static int hugetlb_luo_charge(struct hstate *h, unsigned long nr_folios,
+			      unsigned long nr_rsvd,
+			      struct hugetlb_luo_charge *c)
+{
+	unsigned long pages = pages_per_huge_page(h);
+	int idx = hstate_index(h);
+
+	memset(c, 0, sizeof(*c));
+	if (nr_rsvd && hugetlb_cgroup_charge_cgroup_rsvd(idx, nr_rsvd * pages,
+							 &c->rsvd_cg)) {
+		pr_err("hugetlb cgroup: %lu reserved pages over the limit\n",
+		       nr_rsvd);
+		return -ENOMEM;
+	}
+	c->nr_rsvd = nr_rsvd;
+
+	if (nr_folios && hugetlb_cgroup_charge_cgroup(idx, nr_folios * pages,
+						      &c->h_cg)) {
+		pr_err("hugetlb cgroup: %lu pages over the limit\n", nr_folios);
+		return -ENOMEM;
+	}
+	c->nr = nr_folios;
+	return 0;
+}
+
+/* Give back what no folio or map range took over, and the css reference. */
+static void hugetlb_luo_uncharge_rest(struct hstate *h,
+				      struct hugetlb_luo_charge *c)
+{
+	unsigned long pages = pages_per_huge_page(h);
+	int idx = hstate_index(h);
+
+	if (c->nr > c->committed)
+		hugetlb_cgroup_uncharge_cgroup(idx, (c->nr - c->committed) * pages,
+					       c->h_cg);
+	if (c->nr_rsvd > c->added)
+		hugetlb_cgroup_uncharge_cgroup_rsvd(idx,
+						    (c->nr_rsvd - c->added) * pages,
+						    c->rsvd_cg);
+	else if (c->nr_rsvd)
+		hugetlb_cgroup_put_rsvd_cgroup(c->rsvd_cg);
+}
+
+/* Charge @folio to the cgroups of the retrieving task, as a fault would. */
+static int hugetlb_luo_commit(struct folio *folio, struct hugetlb_luo_charge *c)
+{
+	struct hstate *h = folio_hstate(folio);
+	long pages = pages_per_huge_page(h);
+	int err;
+
+	spin_lock_irq(&hugetlb_lock);
+	hugetlb_cgroup_commit_charge(hstate_index(h), pages, c->h_cg, folio);
+	spin_unlock_irq(&hugetlb_lock);
+	c->committed++;
+
+	/* Counted at boot without a memcg: count it again in the new one. */
+	lruvec_stat_mod_folio(folio, NR_HUGETLB, -pages);
+	err = mem_cgroup_charge_hugetlb(folio, GFP_KERNEL);
+	lruvec_stat_mod_folio(folio, NR_HUGETLB, pages);
+	if (err)
+		pr_err("memory cgroup: huge page over the limit\n");
+	return err;
+}
+
 static int hugetlb_luo_retrieve_folios(struct file *file,
-				       const struct hugetlb_luo_in_file *f)
+				       const struct hugetlb_luo_in_file *f,
+				       struct hugetlb_luo_charge *c)
 {
 	struct inode *inode = file_inode(file);
 	struct address_space *mapping = inode->i_mapping;
@@ -1436,15 +1539,21 @@ static int hugetlb_luo_retrieve_folios(struct file *file,
 			goto err_put;
 		}
 
+		err = hugetlb_luo_commit(folio, c);
+		if (err)
+			goto err_put;
+
 		hugetlb_set_folio_subpool(folio, subpool_inode(inode));
 		folio_mark_uptodate(folio);
 		err = hugetlb_add_restored_to_page_cache(folio, mapping,
-							 index >> order);
+							 index >> order,
+							 c->rsvd_cg);
 		if (err) {
 			pr_err("folio %lu (index %#lx) not added: %pe\n", i,
 			       index, ERR_PTR(err));
 			goto err_put;
 		}
+		c->added++;
 
 		folio_set_hugetlb_migratable(folio);
 		folio_unlock(folio);
@@ -1469,7 +1578,7 @@ err_put:
  */
 static int hugetlb_luo_retrieve_ranges(struct inode *inode,
 				       const struct hugetlb_luo_in_file *f,
-				       long nr)
+				       long nr, struct hugetlb_luo_charge *c)
 {
 	unsigned int order = huge_page_order(f->h);
 	long added = 0, ret = 0;
@@ -1481,11 +1590,13 @@ static int hugetlb_luo_retrieve_ranges(struct inode *inode,
 		memcpy(&rg, &f->ranges[i], sizeof(rg));
 		ret = hugetlb_restore_reservation(inode,
 						  be64_to_cpu(rg.start) >> order,
-						  be64_to_cpu(rg.end) >> order);
+						  be64_to_cpu(rg.end) >> order,
+						  c->rsvd_cg);
 		if (ret < 0)
 			break;
 		added += ret;
 	}
+	c->added += added;
 
 	/* What the file did not take goes back to the pool. */
 	if (added != nr)
@@ -1504,6 +1615,7 @@ static int hugetlb_luo_retrieve_ranges(struct inode *inode,
 
 static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 {
+	struct hugetlb_luo_charge charge;
 	struct hugetlb_luo_in_file f;
 	struct hstate *h = NULL;
 	long resv, boot;
@@ -1553,17 +1665,27 @@ static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 
 	vfs_setpos(file, f.pos, MAX_LFS_FILESIZE);
 
+	/* The reservation map covers the folios and the reserved holes. */
+	err = hugetlb_luo_charge(f.h, f.nr_folios, f.nr_folios + resv, &charge);
+	if (err) {
+		hugetlb_luo_uncharge_rest(f.h, &charge);
+		fput(file);
+		goto err_unreserve;
+	}
+
 	inode_lock(inode);
 	i_size_write(inode, f.size);
-	err = hugetlb_luo_retrieve_folios(file, &f);
+	err = hugetlb_luo_retrieve_folios(file, &f, &charge);
 	if (err) {
 		inode_unlock(inode);
+		hugetlb_luo_uncharge_rest(f.h, &charge);
 		fput(file);
 		goto err_unreserve;
 	}
 	/* From here on, the file releases its reservation when it goes. */
-	err = hugetlb_luo_retrieve_ranges(inode, &f, resv);
+	err = hugetlb_luo_retrieve_ranges(inode, &f, resv, &charge);
 	inode_unlock(inode);
+	hugetlb_luo_uncharge_rest(f.h, &charge);
 	if (err)
 		goto err_put_file;
 

@@ -150,6 +150,9 @@
 #define HLU_NAMED		0x800	/* files of hugetlbfs mounts, not memfds */
 #define HLU_MNT_DIR		"/tmp/hlu-hugetlbfs"	/* + "-<size>" */
 #define HLU_MANY		0x1000	/* 62 files of 2 2M pages, 2 of one 1G page */
+#define HLU_CGROUP		0x2000	/* run in a cgroup; its charges follow the files */
+#define HLU_CG_ROOT		"/sys/fs/cgroup"
+#define HLU_CG_DIR		HLU_CG_ROOT "/hlu"
 
 /* Seals of the seals case: every one memfd has, over two files. */
 #define HLU_SEALS_0	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | \
@@ -217,6 +220,8 @@ static const struct hlu_case hlu_cases[] = {
 	/* guest0 on a pagesize=2M mount, guest1 on a pagesize=1G,size=4G one */
 	{ "named", 2, HLU_NAMED, (1 << HLU_2M) | (1 << HLU_1G), 2,
 	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
+	{ "cgroup", 2, HLU_CGROUP, (1 << HLU_2M) | (1 << HLU_1G), 2,
+	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
 	{ .name = "many_files", .hops = 2, .flags = HLU_MANY,
 	  .pool_mask = (1 << HLU_2M) | (1 << HLU_1G), .nr_files = HLU_MAX_FILES,
 	  .nr_sessions = HLU_MAX_SESSIONS },
@@ -270,6 +275,13 @@ struct hlu_file_rec {
 	__s32 nid[HLU_MAX_PAGES];	/* NUMA node of each page */
 };
 
+/* Charges of the test's cgroup, in bytes. */
+struct hlu_cg {
+	__s64 current[HLU_NR_HSIZES];	/* hugetlb.<size>.current */
+	__s64 rsvd[HLU_NR_HSIZES];	/* hugetlb.<size>.rsvd.current */
+	__s64 memcg;			/* "hugetlb" in memory.stat */
+};
+
 /* What a stage hands to the next one, in the preserved state memfd. */
 struct hlu_state {
 	__u32 magic;
@@ -281,6 +293,7 @@ struct hlu_state {
 	struct hlu_pool at_kexec;	/* just before this hand-over */
 	__u64 kernel_text;		/* inject_pool: its physical address at kexec */
 	__u64 writer_seq;		/* writer: its count when the state was saved */
+	struct hlu_cg cg_at_kexec;	/* cgroup: the charges of the files at kexec */
 	struct hlu_file_rec file[HLU_MAX_FILES];
 };
 
@@ -2285,6 +2298,105 @@ static void writer_start(struct hlu_file *f, struct hlu_state *st)
 			 (unsigned long long)st->writer_seq);
 }
 
+/* Write @val to the cgroup file @path; bail out on failure. */
+static void cg_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		hlu_bail("write '%s' to %s: %s\n", val, path, strerror(errno));
+	close(fd);
+}
+
+/*
+ * Mount cgroup v2 with hugetlb accounting in the memory controller, make
+ * the cgroup "hlu" with both controllers and move this process into it.
+ */
+static void cg_enter(void)
+{
+	char pid[16];
+
+	if (mount("none", HLU_CG_ROOT, "cgroup2", 0, "memory_hugetlb_accounting") &&
+	    errno != EBUSY)
+		hlu_bail("mount cgroup2 on %s: %s\n", HLU_CG_ROOT, strerror(errno));
+	cg_write(HLU_CG_ROOT "/cgroup.subtree_control", "+hugetlb +memory");
+	if (mkdir(HLU_CG_DIR, 0755) && errno != EEXIST)
+		hlu_bail("mkdir %s: %s\n", HLU_CG_DIR, strerror(errno));
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	cg_write(HLU_CG_DIR "/cgroup.procs", pid);
+	ksft_print_msg("running in cgroup %s (memory_hugetlb_accounting)\n", HLU_CG_DIR);
+}
+
+static void cg_read(struct hlu_cg *cg)
+{
+	char path[128], line[128];
+	FILE *f;
+	int h;
+
+	memset(cg, 0, sizeof(*cg));
+	for (h = 0; h < HLU_NR_HSIZES; h++) {
+		const char *sz = h == HLU_2M ? "2MB" : "1GB";
+
+		snprintf(path, sizeof(path), "%s/hugetlb.%s.current", HLU_CG_DIR, sz);
+		if (hlu_read_s64(path, &cg->current[h]))
+			hlu_bail("read %s\n", path);
+		snprintf(path, sizeof(path), "%s/hugetlb.%s.rsvd.current", HLU_CG_DIR, sz);
+		if (hlu_read_s64(path, &cg->rsvd[h]))
+			hlu_bail("read %s\n", path);
+	}
+	f = fopen(HLU_CG_DIR "/memory.stat", "r");
+	if (!f)
+		hlu_bail("open %s/memory.stat: %s\n", HLU_CG_DIR, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "hugetlb %lld", (long long *)&cg->memcg) == 1)
+			break;
+	fclose(f);
+}
+
+static void cg_print(const char *ctx, const struct hlu_cg *cg)
+{
+	ksft_print_msg("cgroup %s: hugetlb.2MB current=%lld rsvd=%lld\n", ctx,
+		       (long long)cg->current[HLU_2M], (long long)cg->rsvd[HLU_2M]);
+	ksft_print_msg("cgroup %s: hugetlb.1GB current=%lld rsvd=%lld, memory.stat hugetlb=%lld\n",
+		       ctx, (long long)cg->current[HLU_1G], (long long)cg->rsvd[HLU_1G],
+		       (long long)cg->memcg);
+}
+
+/* Wait (frees can be deferred) until the cgroup charges are @exp: a TAP line. */
+static void cg_check(const struct hlu_cg *exp, const char *what)
+{
+	struct hlu_cg got;
+	int waited;
+
+	for (waited = 0; ; waited += 100) {
+		cg_read(&got);
+		if (!memcmp(&got, exp, sizeof(got)) || waited >= HLU_POLL_MS)
+			break;
+		hlu_sleep_ms(100);
+	}
+	if (memcmp(&got, exp, sizeof(got))) {
+		cg_print("expected", exp);
+		cg_print("seen", &got);
+	}
+	ksft_test_result(!memcmp(&got, exp, sizeof(got)), "%s\n", what);
+}
+
+/* The charges of the recorded files, as the previous kernel made them. */
+static void cg_of_files(const struct hlu_state *st, struct hlu_cg *cg)
+{
+	unsigned int i;
+
+	memset(cg, 0, sizeof(*cg));
+	for (i = 0; i < st->nr_files; i++) {
+		const struct hlu_file_rec *rec = &st->file[i];
+		__s64 size = hlu_hsizes[rec->hsize].size;
+
+		cg->current[rec->hsize] += rec->nr_pages * size;
+		cg->rsvd[rec->hsize] += rec->file_pages * size;
+		cg->memcg += rec->nr_pages * size;
+	}
+}
+
 /* Let the 2M pool grow by @nr surplus pages. */
 static void overcommit(int nr)
 {
@@ -2425,6 +2537,8 @@ static void stage1(int luo_fd)
 		interleave(st);
 	if (c->flags & HLU_SURPLUS)
 		overcommit(HLU_OVERCOMMIT);
+	if (c->flags & HLU_CGROUP)
+		cg_enter();
 	if (c->flags & HLU_UNPRESERVE) {
 		stage1_unpreserve(luo_fd, st);
 		pool_read(&st->at_kexec);
@@ -2506,6 +2620,14 @@ static void stage1(int luo_fd)
 
 	pool_read(&st->at_kexec);
 	pool_print("stage 1 at kexec", &st->at_kexec);
+	if (c->flags & HLU_CGROUP) {
+		struct hlu_cg exp;
+
+		cg_read(&st->cg_at_kexec);
+		cg_print("at kexec", &st->cg_at_kexec);
+		cg_of_files(st, &exp);
+		cg_check(&exp, "cgroup charges of the files at kexec: pages and reservations");
+	}
 	state_save(luo_fd, st, 2);
 	hlu_daemonize(luo_fd);
 }
@@ -2844,6 +2966,12 @@ static void stage_next(int luo_fd, int stage)
 	if (!st->nr_files)
 		hlu_exit();
 
+	if (c->flags & HLU_CGROUP) {
+		struct hlu_cg none = { 0 };
+
+		cg_enter();
+		cg_check(&none, "cgroup: nothing charged before retrieve");
+	}
 	sessions_open(luo_fd, stage, sfds, true);
 	sfd = sfds[0];
 	data_session_name(name, sizeof(name), 0, stage);
@@ -2866,6 +2994,9 @@ static void stage_next(int luo_fd, int stage)
 	}
 
 	verify_files(sfds, st, files);
+	if (c->flags & HLU_CGROUP)
+		cg_check(&st->cg_at_kexec,
+			 "cgroup: retrieved files charged to the retrieving cgroup as at kexec");
 
 	if (stage < c->hops) {
 		/* Finish the incoming sessions, keep the files, hand them on. */
@@ -2901,6 +3032,11 @@ static void stage_next(int luo_fd, int stage)
 		file_unmap_close(&files[i]);
 	pool_check_in_use(st, "closed: pages in use until the session is finished (per node)");
 	sessions_finish(stage, sfds, "");
+	if (c->flags & HLU_CGROUP) {
+		struct hlu_cg none = { 0 };
+
+		cg_check(&none, "cgroup: closed and finished, nothing charged any more");
+	}
 	pool_check(&st->baseline, pool_mask(&st->baseline), true,
 		   "closed and finished: pages back in the free pool (free == total, per node)");
 	check_new_memfds(st);
