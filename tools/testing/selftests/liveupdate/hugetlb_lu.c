@@ -198,7 +198,7 @@ static const struct hlu_case hlu_cases[] = {
 	{ "both_sizes", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 2,
 	  { { HLU_2M, 64 }, { HLU_1G, 1 } } },
 	{ "pool_only", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 0, { { 0 } } },
-	{ "two_updates", 3, 0, 1 << HLU_2M, 1, { { HLU_2M, 64 } } },
+	{ "three_updates", 4, 0, 1 << HLU_2M, 1, { { HLU_2M, 64 } } },
 	{ "finish_without_retrieve", 2, HLU_NO_RETRIEVE, 1 << HLU_2M, 1,
 	  { { HLU_2M, 64 } } },
 	{ "unpreserve_before_kexec", 2, HLU_UNPRESERVE, 1 << HLU_2M, 1,
