@@ -150,6 +150,6 @@ for cfg in $CONFIGS; do
 	fi
 done
 note "check-series took $total s"
-[ ${#fail[@]} = 0 ] || exit 1
+[ -z "${fail[*]:-}" ] || exit 1
 # make check runs this only once a whole run has warmed the build folders.
 date -u > "$SDIR/complete"
