@@ -156,6 +156,7 @@
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/file.h>
+#include <linux/folio_batch.h>
 #include <linux/hugetlb.h>
 #include <linux/hugetlb_cgroup.h>
 #include <linux/io.h>
@@ -220,7 +221,7 @@ static u32 hugetlb_luo_inject;
  * @h:         The hstate of the file.
  * @folios:    The pinned and preserved folios, in page cache order.
  * @nr_folios: Number of entries in @folios.
- * @present:   Bitmap of the huge page indices that have a folio in @folios.
+ * @max_folios: Number of entries @folios has room for.
  * @ranges:    The reservation map of the file, as written to the tree.
  * @nr_ranges: Number of entries in @ranges.
  */
@@ -233,7 +234,7 @@ struct hugetlb_luo_file {
 	struct hstate *h;
 	struct folio **folios;
 	unsigned long nr_folios;
-	unsigned long *present;
+	unsigned long max_folios;
 	struct hugetlb_luo_range_ser *ranges;
 	unsigned long nr_ranges;
 };
@@ -874,45 +875,28 @@ static void hugetlb_luo_unpreserve_folios(struct hugetlb_luo_file *hf)
 	kvfree(hf->folios);
 	hf->folios = NULL;
 	hf->nr_folios = 0;
-	bitmap_free(hf->present);
-	hf->present = NULL;
+	hf->max_folios = 0;
 	kvfree(hf->ranges);
 	hf->ranges = NULL;
 	hf->nr_ranges = 0;
 }
 
 /*
- * Pin and preserve the folio at huge page index @idx of @file, if there is
- * one. With @seal, the fault mutex of @idx orders the lookup against a fault
- * that is filling the hole: either its folio is seen here, or the fault sees
- * hugetlb_luo_sealed and fails.
+ * Pin and preserve the folio at huge page index @idx of @file, which has one:
+ * the layout is frozen, so it stays. @hf has room for it.
  */
 static int hugetlb_luo_preserve_at(struct file *file,
-				   struct hugetlb_luo_file *hf, pgoff_t idx,
-				   bool seal)
+				   struct hugetlb_luo_file *hf, pgoff_t idx)
 {
-	struct address_space *mapping = file->f_mapping;
 	unsigned int shift = huge_page_shift(hf->h);
 	struct folio *folio;
 	pgoff_t offset;
-	u32 hash = 0;
 	long nr;
 	int err;
 
-	if (seal) {
-		hash = hugetlb_fault_mutex_hash(mapping, idx);
-		mutex_lock(&hugetlb_fault_mutex_table[hash]);
-	}
-	folio = filemap_get_folio(mapping, idx << huge_page_order(hf->h));
-	if (seal)
-		mutex_unlock(&hugetlb_fault_mutex_table[hash]);
-	if (IS_ERR(folio))
-		return 0;
-	folio_put(folio);
-
 	/*
-	 * The layout is frozen, so the folio stays. Pinning keeps it where it
-	 * is and first migrates it out of CMA, which covers KHO scratch.
+	 * Pinning keeps the folio where it is, and first migrates it out of
+	 * CMA, which covers KHO scratch.
 	 */
 	nr = memfd_pin_folios(file, (loff_t)idx << shift,
 			      ((loff_t)(idx + 1) << shift) - 1, &folio, 1,
@@ -927,24 +911,26 @@ static int hugetlb_luo_preserve_at(struct file *file,
 	}
 
 	hf->folios[hf->nr_folios++] = folio;
-	__set_bit(idx, hf->present);
 	return 0;
 }
 
-/* Preserve every folio of @file not yet preserved; holes stay holes. */
-static int hugetlb_luo_scan(struct file *file, struct hugetlb_luo_file *hf,
-			    bool seal)
+/* Make room in @hf->folios for @n more folios. */
+static int hugetlb_luo_grow(struct hugetlb_luo_file *hf, unsigned long n)
 {
-	unsigned long nr = hf->size >> huge_page_shift(hf->h);
-	unsigned long idx;
-	int err;
+	unsigned long max = hf->size >> huge_page_shift(hf->h);
+	struct folio **folios;
+	unsigned long cap;
 
-	for_each_clear_bit(idx, hf->present, nr) {
-		err = hugetlb_luo_preserve_at(file, hf, idx, seal);
-		if (err)
-			return err;
-		cond_resched();
-	}
+	if (hf->nr_folios + n <= hf->max_folios)
+		return 0;
+
+	cap = clamp(2 * hf->max_folios, hf->nr_folios + n, max);
+	folios = kvrealloc(hf->folios, array_size(cap, sizeof(*folios)),
+			   GFP_KERNEL);
+	if (!folios)
+		return -ENOMEM;
+	hf->folios = folios;
+	hf->max_folios = cap;
 	return 0;
 }
 
@@ -956,29 +942,49 @@ static int hugetlb_luo_cmp_index(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static int hugetlb_luo_preserve_folios(struct file *file,
-				       struct hugetlb_luo_file *hf)
+/*
+ * Preserve the folios of @file that @hf does not hold yet; holes stay holes.
+ * The walk visits the folios present only, and @hf->folios ascends by index
+ * before and after.
+ */
+static int hugetlb_luo_scan(struct file *file, struct hugetlb_luo_file *hf)
 {
-	unsigned long max_folios = hf->size >> huge_page_shift(hf->h);
-	int err;
+	unsigned int order = huge_page_order(hf->h);
+	unsigned long known = hf->nr_folios, k = 0;
+	pgoff_t idx[FOLIO_BATCH_SIZE], start = 0;
+	struct folio_batch fbatch;
+	unsigned int i, n;
+	int err = 0;
 
 	if (!hf->size)
 		return 0;
 
-	hf->folios = kvmalloc_objs(*hf->folios, max_folios);
-	hf->present = bitmap_zalloc(max_folios, GFP_KERNEL);
-	if (!hf->folios || !hf->present) {
-		err = -ENOMEM;
-		goto err_unpreserve;
+	folio_batch_init(&fbatch);
+	while (!err && filemap_get_folios(file->f_mapping, &start,
+					  (hf->size >> PAGE_SHIFT) - 1,
+					  &fbatch)) {
+		n = 0;
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			pgoff_t index = fbatch.folios[i]->index;
+
+			/* Both lists ascend: skip the folios held already. */
+			while (k < known && hf->folios[k]->index < index)
+				k++;
+			if (k == known || hf->folios[k]->index != index)
+				idx[n++] = index >> order;
+		}
+		/* A reference would make the migration in pinning fail. */
+		folio_batch_release(&fbatch);
+
+		err = hugetlb_luo_grow(hf, n);
+		for (i = 0; !err && i < n; i++)
+			err = hugetlb_luo_preserve_at(file, hf, idx[i]);
+		cond_resched();
 	}
 
-	err = hugetlb_luo_scan(file, hf, false);
-	if (err)
-		goto err_unpreserve;
-	return 0;
-
-err_unpreserve:
-	hugetlb_luo_unpreserve_folios(hf);
+	if (hf->nr_folios != known)
+		sort(hf->folios, hf->nr_folios, sizeof(*hf->folios),
+		     hugetlb_luo_cmp_index, NULL);
 	return err;
 }
 
@@ -1071,7 +1077,7 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 	hf->seals = seals;
 	hf->h = hstate_inode(inode);
 
-	err = hugetlb_luo_preserve_folios(args->file, hf);
+	err = hugetlb_luo_scan(args->file, hf);
 	if (!err)
 		err = hugetlb_luo_read_ranges(inode, hf, &changed);
 	if (err)
@@ -1134,10 +1140,7 @@ static int hugetlb_luo_refresh(struct file *file, struct hugetlb_luo_file *hf,
 	hf->pos = file->f_pos;
 
 	/* Holes filled by faults since preserve; from now on none can be. */
-	err = hugetlb_luo_scan(file, hf, true);
-	if (nr != hf->nr_folios)
-		sort(hf->folios, hf->nr_folios, sizeof(*hf->folios),
-		     hugetlb_luo_cmp_index, NULL);
+	err = hugetlb_luo_scan(file, hf);
 	if (err)
 		return err;
 
@@ -1157,7 +1160,15 @@ static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 	inode_lock(inode);
 	mutex_lock(&out->lock);
 
-	WRITE_ONCE(hugetlb_luo_sealed, true);
+	if (!READ_ONCE(hugetlb_luo_sealed)) {
+		WRITE_ONCE(hugetlb_luo_sealed, true);
+		/*
+		 * Every fault that may fill a hole of a preserved file now
+		 * either has added its folio, for the scans to find, or will
+		 * see the flag and fail.
+		 */
+		hugetlb_fault_mutex_sync();
+	}
 	err = hugetlb_luo_refresh(args->file, hf, &changed);
 
 	/*
