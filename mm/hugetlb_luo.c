@@ -989,6 +989,27 @@ static int hugetlb_luo_scan(struct file *file, struct hugetlb_luo_file *hf)
 }
 
 /*
+ * Whether @file holds a folio that @hf does not. As long as every folio of
+ * @hf is still in the file (only memory failure takes one out of a preserved
+ * file), the file holds others exactly when its page cache counts more pages
+ * than theirs. Far cheaper than the scan: a freeze scans only the files that
+ * faults filled since preserve.
+ */
+static bool hugetlb_luo_grew(struct file *file, struct hugetlb_luo_file *hf)
+{
+	struct address_space *mapping = file->f_mapping;
+	unsigned long i;
+
+	if (READ_ONCE(mapping->nrpages) !=
+	    hf->nr_folios * pages_per_huge_page(hf->h))
+		return true;
+	for (i = 0; i < hf->nr_folios; i++)
+		if (READ_ONCE(hf->folios[i]->mapping) != mapping)
+			return true;
+	return false;
+}
+
+/*
  * Copy the reservation map of @inode into @hf. Sets @changed when it differs
  * from the copy @hf had.
  */
@@ -1140,7 +1161,7 @@ static int hugetlb_luo_refresh(struct file *file, struct hugetlb_luo_file *hf,
 	hf->pos = file->f_pos;
 
 	/* Holes filled by faults since preserve; from now on none can be. */
-	err = hugetlb_luo_scan(file, hf);
+	err = hugetlb_luo_grew(file, hf) ? hugetlb_luo_scan(file, hf) : 0;
 	if (err)
 		return err;
 
