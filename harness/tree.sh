@@ -4,7 +4,7 @@
 # (tag "base"), then one commit per patches/series entry: the patch's hunks,
 # the overlay files it lists, and our MAINTAINERS entry where listed.
 #
-# LINUX_SRC=/path/to/7.2-tree or LINUX_TARBALL=/path/x.tar.xz choose the base.
+# LINUX_SRC=/path/to/7.3-tree or LINUX_TARBALL=/path/x.tar.xz choose the base.
 # FORCE=1 discards work in the tree that `make refresh` has not saved.
 . "$(dirname "$0")/lib.sh"
 

@@ -179,6 +179,7 @@
 
 #include "hugetlb_internal.h"
 #include "internal.h"
+#include "page_alloc.h"
 
 /* Upper bounds of the FDT space taken by one node, properties included. */
 #define HUGETLB_LUO_FDT_ROOT	SZ_1K
@@ -1534,7 +1535,7 @@ static int hugetlb_luo_commit(struct folio *folio, struct hugetlb_luo_charge *c)
 
 	/* Counted at boot without a memcg: count it again in the new one. */
 	lruvec_stat_mod_folio(folio, NR_HUGETLB, -pages);
-	err = mem_cgroup_charge_hugetlb(folio, GFP_KERNEL);
+	err = mem_cgroup_charge_hugetlb(folio, current->mm, GFP_KERNEL);
 	lruvec_stat_mod_folio(folio, NR_HUGETLB, pages);
 	if (err)
 		pr_err("memory cgroup: huge page over the limit\n");

@@ -61,7 +61,7 @@
 #include <libfdt.h>
 #endif
 
-#include "luo_test_utils.h"
+#include "libliveupdate.h"
 
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB		0x0004U
