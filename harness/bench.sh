@@ -370,7 +370,11 @@ NR == 1 { next }
 		next
 	}
 	got[k] = 1
-	need = $1 == "none" ? "kexec_luo_s kexec_to_init_s alloc_write_s" : "fill_s preserve_s kexec_luo_s kexec_to_init_s retrieve_s touch_s hugetlb_fdt_bytes"
+	# Only a hugetlb memfd makes hugetlb hand anything over: no pool file is
+	# preserved, so with shmem or nothing there is no "hugetlb" subtree.
+	need = $1 == "none" ? "kexec_luo_s kexec_to_init_s alloc_write_s" : "fill_s preserve_s kexec_luo_s kexec_to_init_s retrieve_s touch_s"
+	if ($1 ~ /^hugetlb/)
+		need = need " hugetlb_fdt_bytes"
 	nn = split(need, nf, " ")
 	missing = ""
 	for (i = 1; i <= nn; i++)

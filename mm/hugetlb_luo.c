@@ -16,11 +16,24 @@
  * Pools
  * =====
  *
- * Right before the kexec, the free lists of all hstates are recorded and
- * their pages preserved with KHO: when the first preserved hugetlbfs file is
- * frozen, or from liveupdate_reboot() when no hugetlb file is preserved,
- * since the pools are worth keeping on their own. HugeTLB CMA pages and
- * poisoned pages stay behind.
+ * The free huge pages of a page size are handed over only when userspace
+ * asks for it, by preserving a *pool file* in a LUO session: the root
+ * directory of a hugetlbfs mount of that page size, opened with
+ * ``open("/dev/hugepages", O_RDONLY | O_DIRECTORY)`` for instance. A next
+ * kernel that cannot take them back (one without this feature, after a
+ * rollback) would keep every handed-over page reserved for good, so a live
+ * update that nobody asked to carry the pools leaves them alone: the next
+ * kernel allocates its ``hugepages=`` again. Closing the session, or
+ * unpreserving the pool file, withdraws the request. Retrieving a pool file
+ * in the next kernel gives an empty anonymous file, whose only use is to
+ * say that the pool came along; finishing the session without retrieving it
+ * is fine too.
+ *
+ * When the last preserved hugetlb file (pool files included) is frozen,
+ * right before the kexec, the free lists of the requested page sizes are
+ * recorded and their pages preserved with KHO, once. An aborted update
+ * (unfreeze) drops that record. HugeTLB CMA pages and poisoned pages stay
+ * behind.
  *
  * Pages that back a preserved file are counted as in use (``nr_hugepages``
  * but not ``free_hugepages``) from boot until the file is retrieved, and go
@@ -153,6 +166,7 @@
 
 #define pr_fmt(fmt) "hugetlb_luo: " fmt
 
+#include <linux/anon_inodes.h>
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/file.h>
@@ -173,6 +187,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/xarray.h>
+#include <uapi/linux/magic.h>
 #include <uapi/linux/memfd.h>
 
 #include <asm/sections.h>
@@ -259,7 +274,12 @@ struct hugetlb_luo_pool {
  * @fdt:       The preserved "hugetlb" subtree, or NULL.
  * @fdt_size:  Size of the buffer at @fdt.
  * @pools:     Snapshot, hugetlb_max_hstate * nr_node_ids entries, or NULL.
- * @nr_frozen: Number of frozen files; the snapshot exists while non-zero.
+ * @nr_preserved: Number of preserved files of this handler, pool files
+ *             included.
+ * @nr_frozen: Number of them that are frozen. The snapshot is taken when the
+ *             last one is frozen, and dropped at the first unfreeze.
+ * @nr_pool_files: Per hstate, the preserved pool files that ask for its free
+ *             pages to be handed over.
  * @next_id:   Id of the next preserved file.
  */
 struct hugetlb_luo_out {
@@ -268,7 +288,9 @@ struct hugetlb_luo_out {
 	void *fdt;
 	size_t fdt_size;
 	struct hugetlb_luo_pool *pools;
+	unsigned int nr_preserved;
 	unsigned int nr_frozen;
+	unsigned int nr_pool_files[HUGE_MAX_HSTATE];
 	u64 next_id;
 };
 
@@ -675,7 +697,7 @@ static void hugetlb_luo_pool_drop(struct hugetlb_luo_pool *pool)
 	pool->nr_free = 0;
 }
 
-static int hugetlb_luo_pool_snap(struct hstate *h, int nid,
+static int hugetlb_luo_pool_snap(struct hstate *h, int nid, bool free_pages,
 				 struct hugetlb_luo_pool *pool)
 {
 	unsigned long max_free, nr, i;
@@ -683,7 +705,7 @@ static int hugetlb_luo_pool_snap(struct hstate *h, int nid,
 
 	pool->nr_surplus = READ_ONCE(h->surplus_huge_pages_node[nid]);
 	max_free = READ_ONCE(h->free_huge_pages_node[nid]);
-	if (!max_free)
+	if (!max_free || !free_pages)
 		return 0;
 
 	pool->pfns = kvmalloc_array(max_free, sizeof(*pool->pfns), GFP_KERNEL);
@@ -720,10 +742,12 @@ static void hugetlb_luo_snapshot_drop(struct hugetlb_luo_out *out)
 }
 
 /*
- * Record and preserve the free lists of all hstates. Runs when the first file
- * is frozen, right before the kexec, so that the snapshot is as fresh as it
- * can be. Pages that leave the free list after this point are still handed
- * over as free pages: the next kernel does not care about their contents.
+ * Record the pages of the preserved files per hstate and node, and preserve
+ * the free lists of the hstates that a pool file asked for. Runs when the
+ * last preserved file is frozen, right before the kexec, so that the
+ * snapshot is as fresh as it can be and is taken once. Pages that leave the
+ * free list after this point are still handed over as free pages: the next
+ * kernel does not care about their contents.
  */
 static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 {
@@ -738,11 +762,13 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 		return -ENOMEM;
 
 	for_each_hstate(h) {
+		bool free_pages = out->nr_pool_files[hstate_index(h)];
+
 		for_each_node_state(nid, N_MEMORY) {
 			struct hugetlb_luo_pool *pool;
 
 			pool = hugetlb_luo_pool_of(out->pools, h, nid);
-			err = hugetlb_luo_pool_snap(h, nid, pool);
+			err = hugetlb_luo_pool_snap(h, nid, free_pages, pool);
 			if (err)
 				goto err_drop;
 		}
@@ -1062,6 +1088,46 @@ static int hugetlb_luo_read_ranges(struct inode *inode,
 	return 0;
 }
 
+static bool hugetlb_luo_is_pool_file(u64 serialized_data)
+{
+	return serialized_data & HUGETLB_LUO_POOL_FILE;
+}
+
+/*
+ * A pool file, the root directory of a hugetlbfs mount, asks for the free
+ * pages of the mount's page size to go along with the live update. It holds
+ * no state of its own: the snapshot at the last freeze does the work.
+ */
+static int hugetlb_luo_preserve_pool(struct liveupdate_file_op_args *args)
+{
+	struct hstate *h = hstate_inode(file_inode(args->file));
+	struct hugetlb_luo_out *out;
+	int err;
+
+	err = liveupdate_flb_get_outgoing(&hugetlb_luo_flb, (void **)&out);
+	if (err)
+		return err;
+
+	scoped_guard(mutex, &out->lock) {
+		out->nr_pool_files[hstate_index(h)]++;
+		out->nr_preserved++;
+	}
+	liveupdate_flb_put_outgoing(&hugetlb_luo_flb);
+
+	args->serialized_data = HUGETLB_LUO_POOL_FILE | huge_page_order(h);
+	return 0;
+}
+
+static void hugetlb_luo_unpreserve_pool(struct liveupdate_file_op_args *args)
+{
+	struct hstate *h = hstate_inode(file_inode(args->file));
+	struct hugetlb_luo_out *out = &hugetlb_luo_out;
+
+	guard(mutex)(&out->lock);
+	out->nr_pool_files[hstate_index(h)]--;
+	out->nr_preserved--;
+}
+
 static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 {
 	struct inode *inode = file_inode(args->file);
@@ -1069,6 +1135,9 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 	struct hugetlb_luo_file *hf;
 	bool changed;
 	int err, seals;
+
+	if (S_ISDIR(inode->i_mode))
+		return hugetlb_luo_preserve_pool(args);
 
 	err = liveupdate_flb_get_outgoing(&hugetlb_luo_flb, (void **)&out);
 	if (err)
@@ -1111,6 +1180,8 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 		err = hugetlb_luo_fdt_update(out);
 		if (err)
 			list_del(&hf->list);
+		else
+			out->nr_preserved++;
 	}
 	if (err) {
 		pr_err("failed to record the file: %pe\n", ERR_PTR(err));
@@ -1171,6 +1242,25 @@ static int hugetlb_luo_refresh(struct file *file, struct hugetlb_luo_file *hf,
 	return err;
 }
 
+/*
+ * Count one more frozen file. When every preserved file is frozen, nothing
+ * can change any more before the kexec: take the snapshot of the pools.
+ */
+static int hugetlb_luo_frozen_one(struct hugetlb_luo_out *out)
+{
+	int err;
+
+	lockdep_assert_held(&out->lock);
+
+	if (++out->nr_frozen < out->nr_preserved)
+		return 0;
+
+	err = hugetlb_luo_snapshot(out);
+	if (err)
+		out->nr_frozen--;
+	return err;
+}
+
 static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 {
 	struct inode *inode = file_inode(args->file);
@@ -1178,6 +1268,11 @@ static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
 	bool changed = false;
 	int err;
+
+	if (hugetlb_luo_is_pool_file(args->serialized_data)) {
+		guard(mutex)(&out->lock);
+		return hugetlb_luo_frozen_one(out);
+	}
 
 	inode_lock(inode);
 	mutex_lock(&out->lock);
@@ -1194,23 +1289,20 @@ static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 	err = hugetlb_luo_refresh(args->file, hf, &changed);
 
 	/*
-	 * This runs in the kexec blackout window: the first freeze writes the
-	 * pools and every file, the others only patch their own position,
-	 * unless faults or mappings changed their record since preserve.
+	 * This runs in the kexec blackout window: a file only patches its own
+	 * position, unless faults or mappings changed its record since
+	 * preserve, and the last freeze writes the pools.
 	 */
 	if (err)
 		pr_err("file %llu: cannot refresh its record: %pe\n", hf->id,
 		       ERR_PTR(err));
-	else if (!out->nr_frozen)
-		err = hugetlb_luo_snapshot(out);
-	else if (changed)
-		err = hugetlb_luo_fdt_update(out);
-	else
-		err = hugetlb_luo_fdt_set_pos(out, hf);
-
+	else if (out->nr_frozen + 1 < out->nr_preserved)
+		err = changed ? hugetlb_luo_fdt_update(out) :
+				hugetlb_luo_fdt_set_pos(out, hf);
 	if (!err)
-		out->nr_frozen++;
-	else if (!out->nr_frozen)
+		err = hugetlb_luo_frozen_one(out);
+
+	if (err && !out->nr_frozen)
 		WRITE_ONCE(hugetlb_luo_sealed, false);
 
 	mutex_unlock(&out->lock);
@@ -1223,10 +1315,10 @@ static void hugetlb_luo_unfreeze(struct liveupdate_file_op_args *args)
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
 
 	guard(mutex)(&out->lock);
-	if (out->nr_frozen && !--out->nr_frozen) {
-		hugetlb_luo_snapshot_drop(out);
+	/* The update is aborted: the pools stay here. */
+	hugetlb_luo_snapshot_drop(out);
+	if (out->nr_frozen && !--out->nr_frozen)
 		WRITE_ONCE(hugetlb_luo_sealed, false);
-	}
 }
 
 /**
@@ -1254,7 +1346,13 @@ static void hugetlb_luo_unpreserve(struct liveupdate_file_op_args *args)
 	struct hugetlb_luo_file *hf = args->private_data;
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
 
+	if (hugetlb_luo_is_pool_file(args->serialized_data)) {
+		hugetlb_luo_unpreserve_pool(args);
+		return;
+	}
+
 	scoped_guard(mutex, &out->lock) {
+		out->nr_preserved--;
 		list_del(&hf->list);
 		/* Shrinking rewrites in place, which cannot run out of room. */
 		if (hugetlb_luo_fdt_update(out))
@@ -1439,7 +1537,8 @@ static void hugetlb_luo_finish(struct liveupdate_file_op_args *args)
 	unsigned long i;
 
 	/* Retrieve owns the folios (or already released them on failure). */
-	if (args->retrieve_status)
+	if (args->retrieve_status ||
+	    hugetlb_luo_is_pool_file(args->serialized_data))
 		return;
 
 	hugetlb_luo_release_resv(args->serialized_data);
@@ -1646,6 +1745,35 @@ static int hugetlb_luo_retrieve_ranges(struct inode *inode,
 	return 0;
 }
 
+static const struct file_operations hugetlb_luo_pool_fops = {
+	.owner = THIS_MODULE,
+};
+
+/*
+ * The pool was restored at boot. What comes back is a token that says so:
+ * an empty anonymous file. There is no pool to give back if this kernel has
+ * no hstate of the page size; its pages went to the page allocator.
+ */
+static int hugetlb_luo_retrieve_pool(struct liveupdate_file_op_args *args)
+{
+	u64 order = args->serialized_data & ~HUGETLB_LUO_POOL_FILE;
+	struct file *file;
+
+	if (order > MAX_FOLIO_ORDER || !hugetlb_luo_order_hstate(order)) {
+		pr_err("pool file: no huge page size of order %llu here\n",
+		       order);
+		return -EOPNOTSUPP;
+	}
+
+	file = anon_inode_getfile("[hugetlb_pool]", &hugetlb_luo_pool_fops,
+				  NULL, O_RDONLY);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+
+	args->file = file;
+	return 0;
+}
+
 static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 {
 	struct hugetlb_luo_charge charge;
@@ -1656,6 +1784,9 @@ static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 	struct inode *inode;
 	struct file *file;
 	int err;
+
+	if (hugetlb_luo_is_pool_file(args->serialized_data))
+		return hugetlb_luo_retrieve_pool(args);
 
 	boot = hugetlb_luo_take_resv(args->serialized_data, &h);
 
@@ -1747,6 +1878,14 @@ static bool hugetlb_luo_can_preserve(struct liveupdate_file_handler *handler,
 	struct inode *inode = file_inode(file);
 
 	/*
+	 * The root directory of a hugetlbfs mount is a pool file: it asks for
+	 * the pool of the mount's page size to be handed over.
+	 */
+	if (S_ISDIR(inode->i_mode))
+		return inode->i_sb->s_magic == HUGETLBFS_MAGIC &&
+		       inode == d_inode(inode->i_sb->s_root);
+
+	/*
 	 * Any hugetlbfs file: a memfd, or a file of a hugetlbfs mount, linked
 	 * or not, with or without size limits. A SysV shm segment is
 	 * hugepage-backed too, but its file has its own file operations.
@@ -1756,6 +1895,9 @@ static bool hugetlb_luo_can_preserve(struct liveupdate_file_handler *handler,
 
 static unsigned long hugetlb_luo_get_id(struct file *file)
 {
+	/* Retrieved pool files share the one anonymous inode. */
+	if (file->f_op == &hugetlb_luo_pool_fops)
+		return (unsigned long)file;
 	return (unsigned long)file_inode(file);
 }
 
@@ -1775,33 +1917,6 @@ static struct liveupdate_file_handler hugetlb_luo_handler = {
 	.ops = &hugetlb_luo_file_ops,
 	.compatible = HUGETLB_LUO_FH_COMPATIBLE,
 };
-
-/**
- * hugetlb_luo_reboot() - Hand the pools over when no hugetlb file does.
- *
- * Called by liveupdate_reboot() before the sessions are frozen. The pools
- * are global state: a live update hands them over whether or not a hugetlb
- * file is preserved. When one is, its FLB owns the subtree and the freeze
- * of the first file takes the snapshot; otherwise the subtree is made and
- * filled here.
- *
- * Return: 0 on success, or a negative errno, which stops the kexec.
- */
-int hugetlb_luo_reboot(void)
-{
-	struct hugetlb_luo_out *out = &hugetlb_luo_out;
-	int err;
-
-	guard(mutex)(&out->lock);
-	if (out->fdt)
-		return 0;
-
-	err = hugetlb_luo_snapshot(out);
-	if (err)
-		pr_err("failed to hand over the huge page pools: %pe\n",
-		       ERR_PTR(err));
-	return err;
-}
 
 static int __init hugetlb_luo_init(void)
 {

@@ -3,6 +3,7 @@
 #ifndef _LINUX_KHO_ABI_HUGETLB_H
 #define _LINUX_KHO_ABI_HUGETLB_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
 
 /**
@@ -58,9 +59,18 @@
  * many of the in-use pages were surplus pages (``nr_overcommit_hugepages``):
  * the node's surplus count, at most ``in-use-pfns``. Every listed page is
  * preserved with kho_preserve_folio() at the order of its hstate and lies on
- * node ``nid``. The pool nodes are written when the first preserved file is
- * frozen, or at reboot when no hugetlb file is preserved: before that the
- * tree holds only the ``file-<id>`` nodes.
+ * node ``nid``. The pool nodes are written when the last preserved file is
+ * frozen: before that the tree holds only the ``file-<id>`` nodes.
+ * ``free-pfns`` is empty unless a pool file of that page size was preserved.
+ *
+ * Pool files
+ * ==========
+ *
+ * The free pages of a page size go along only when userspace preserves a
+ * pool file: the root directory of a hugetlbfs mount of that page size. Its
+ * LUO serialized data is HUGETLB_LUO_POOL_FILE ORed with the huge page
+ * order; it has no node in the tree. Retrieving it gives an empty anonymous
+ * file.
  *
  * Files
  * =====
@@ -95,6 +105,9 @@
 
 /* Compatible string of the LUO FLB that owns the subtree. */
 #define HUGETLB_LUO_FLB_COMPATIBLE	"hugetlb-pool-v1"
+
+/* Serialized data of a pool file: this bit, ORed with the page order. */
+#define HUGETLB_LUO_POOL_FILE		BIT_ULL(63)
 
 /* Node name formats. */
 #define HUGETLB_LUO_HSTATE_NODE		"hstate-%u"

@@ -10,6 +10,11 @@
  * memfd, preserves it in a LUO "state" session, and leaves a daemonized child
  * holding the session fds. The next stage retrieves the state session first.
  *
+ * Unless the case says otherwise, every stage that hands over also preserves
+ * a pool file for each page size, in the state session: the root of a
+ * hugetlbfs mount of that size, which asks for its free pages to go along.
+ * The next stage retrieves them.
+ *
  * Every stage that preserves files reads the outgoing KHO "hugetlb" subtree
  * and finds, for each file, the file-<id> node listing the PFNs pagemap shows.
  * Every stage after a kexec reads the incoming subtree: the files, and the
@@ -22,6 +27,9 @@
  *   memfd_1g                 2 GiB of 1 GiB pages
  *   both_sizes               a 2 MiB-page and a 1 GiB-page memfd, one session
  *   pool_only                no file: the free pools, per size and per node
+ *   files_without_pools      a file, no pool file: the free pages stay behind
+ *                            and the next kernel allocates hugepages= again
+ *   nothing_asked            no file, no pool file: no hand-over data at all
  *   two_updates              one file across two live updates (3 stages)
  *   finish_without_retrieve  session finished, file never retrieved
  *   unpreserve_before_kexec  session closed before kexec
@@ -153,6 +161,9 @@
 #define HLU_CGROUP		0x2000	/* run in a cgroup; its charges follow the files */
 #define HLU_CG_ROOT		"/sys/fs/cgroup"
 #define HLU_CG_DIR		HLU_CG_ROOT "/hlu"
+#define HLU_NO_POOLS		0x4000	/* no pool file: free pages not handed over */
+#define HLU_POOL_DIR		"/tmp/hlu-pool"		/* + "-<size>" */
+#define HLU_POOL_TOKEN		1000	/* + page size index */
 
 /* Seals of the seals case: every one memfd has, over two files. */
 #define HLU_SEALS_0	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | \
@@ -198,6 +209,9 @@ static const struct hlu_case hlu_cases[] = {
 	{ "both_sizes", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 2,
 	  { { HLU_2M, 64 }, { HLU_1G, 1 } } },
 	{ "pool_only", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 0, { { 0 } } },
+	{ "files_without_pools", 2, HLU_NO_POOLS, (1 << HLU_2M) | (1 << HLU_1G), 2,
+	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
+	{ "nothing_asked", 2, HLU_NO_POOLS, 1 << HLU_2M, 0, { { 0 } } },
 	{ "three_updates", 4, 0, 1 << HLU_2M, 1, { { HLU_2M, 64 } } },
 	{ "finish_without_retrieve", 2, HLU_NO_RETRIEVE, 1 << HLU_2M, 1,
 	  { { HLU_2M, 64 } } },
@@ -949,6 +963,79 @@ static int hlu_retrieve(int session_fd, __u64 token)
 }
 
 /* Hand @st to stage @next: a preserved shmem memfd in its own session. */
+/* The root of a hugetlbfs mount of page size @hs, mounted here once. */
+static int pool_dir_open(const struct hlu_hsize *hs)
+{
+	static bool mounted[HLU_NR_HSIZES];
+	char dir[64], opts[32];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s-%s", HLU_POOL_DIR, hs->label);
+	snprintf(opts, sizeof(opts), "pagesize=%s", hs->label);
+	if ((mkdir("/tmp", 0755) && errno != EEXIST) || (mkdir(dir, 0755) && errno != EEXIST))
+		return -errno;
+	if (!mounted[hs - hlu_hsizes]) {
+		if (mount("none", dir, "hugetlbfs", 0, opts))
+			return -errno;
+		mounted[hs - hlu_hsizes] = true;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Ask for the free pages of every page size to go along: one pool file per
+ * size, in the state session @sfd. The pool files of the same mount root
+ * are one file to LUO: a second one is refused.
+ */
+static void pools_preserve(int sfd, const struct hlu_state *st)
+{
+	int h, fd, ret;
+
+	for (h = 0; h < HLU_NR_HSIZES; h++) {
+		if (!st->at_kexec.present[h] && !st->baseline.present[h])
+			continue;
+		fd = pool_dir_open(&hlu_hsizes[h]);
+		if (fd < 0)
+			hlu_bail("open a %s hugetlbfs mount root: %s\n", hlu_hsizes[h].label,
+				 strerror(-fd));
+		ret = hlu_preserve(sfd, fd, HLU_POOL_TOKEN + h);
+		if (ret)
+			ksft_print_msg("PRESERVE_FD of a %s hugetlbfs mount root: %s\n",
+				       hlu_hsizes[h].label, strerror(-ret));
+		ksft_test_result(!ret, "pool file of %s preserved: its free pages go along\n",
+				 hlu_hsizes[h].label);
+		if (!ret && h == HLU_2M) {
+			int fd2 = pool_dir_open(&hlu_hsizes[h]);
+
+			ret = hlu_preserve(sfd, fd2, HLU_POOL_TOKEN + HLU_NR_HSIZES);
+			ksft_test_result(ret == -EBUSY,
+					 "the same mount root again is refused with EBUSY (%s)\n",
+					 strerror(-ret));
+			close(fd2);
+		}
+		close(fd);
+	}
+}
+
+/* The pool files of the last stage come back as files. */
+static void pools_retrieve(int sfd, const struct hlu_state *st)
+{
+	int h, fd;
+
+	for (h = 0; h < HLU_NR_HSIZES; h++) {
+		if (!st->at_kexec.present[h] && !st->baseline.present[h])
+			continue;
+		fd = hlu_retrieve(sfd, HLU_POOL_TOKEN + h);
+		if (fd < 0)
+			ksft_print_msg("RETRIEVE_FD of the %s pool file: %s\n",
+				       hlu_hsizes[h].label, strerror(-fd));
+		ksft_test_result(fd >= 0, "pool file of %s retrieved\n", hlu_hsizes[h].label);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 static void state_save(int luo_fd, struct hlu_state *st, int next)
 {
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
@@ -973,6 +1060,8 @@ static void state_save(int luo_fd, struct hlu_state *st, int next)
 		hlu_bail("preserve state memfd (shmem) in %s: %s\n", name, strerror(-ret));
 	close(mfd);
 	ksft_test_result_pass("state for stage %d preserved in session %s\n", next, name);
+	if (!(hlu_case->flags & HLU_NO_POOLS))
+		pools_preserve(sfd, st);
 	/* sfd stays open: closing it would unpreserve the state */
 }
 
@@ -997,6 +1086,8 @@ static void state_load(int luo_fd, struct hlu_state *st, int stage)
 		hlu_bail("state memfd: saw %#x v%u '%.31s' stage %u, expected %#x v%u '%s' %d\n",
 			 st->magic, st->version, st->case_name, st->next_stage,
 			 HLU_MAGIC, HLU_VERSION, hlu_case->name, stage);
+	if (!(hlu_case->flags & HLU_NO_POOLS))
+		pools_retrieve(sfd, st);
 	ret = luo_session_finish(sfd);
 	if (ret)
 		hlu_bail("finish state session %s: %s\n", name, strerror(-ret));
@@ -1502,6 +1593,12 @@ static void fdt_check_files(const void *fdt, const struct hlu_state *st, bool in
 	}
 }
 
+/* Free pages of @c the incoming tree lists: none unless pool files asked. */
+static long long exp_free(const struct hlu_counters *c)
+{
+	return hlu_case->flags & HLU_NO_POOLS ? 0 : c->free;
+}
+
 /* One node-<nid> of the pool walked by @w. */
 static void fdt_pool_node(const void *fdt, int off, struct hlu_pool_walk *w)
 {
@@ -1559,11 +1656,12 @@ static void fdt_pool_node(const void *fdt, int off, struct hlu_pool_walk *w)
 	}
 	w->seen[nid] = true;
 	c = &w->st->at_kexec.node[w->h][nid];
-	if (nr_fr != c->free || nr_use != c->nr - c->free) {
+	if (nr_fr != exp_free(c) || nr_use != c->nr - c->free) {
 		ksft_print_msg("FDT: %s %s: %u free and %u in-use PFNs\n", label, name, nr_fr,
 			       nr_use);
-		ksft_print_msg("  at kexec node%llu had %lld free of %lld\n", nid,
-			       (long long)c->free, (long long)c->nr);
+		ksft_print_msg("  at kexec node%llu had %lld free of %lld%s\n", nid,
+			       (long long)c->free, (long long)c->nr,
+			       exp_free(c) ? "" : ", no pool file");
 		w->bad_cnt++;
 	}
 	nr_exp = files_pfns(w->st, w->h, nid, exp);
@@ -1603,15 +1701,17 @@ static void fdt_check_pool(const void *fdt, const struct hlu_state *st, int h)
 	}
 
 	for (n = 0; w.numa && n < HLU_MAX_NODES; n++) {
-		if (st->at_kexec.node_present[h][n] && st->at_kexec.node[h][n].nr > 0 &&
-		    !w.seen[n]) {
+		const struct hlu_counters *cn = &st->at_kexec.node[h][n];
+
+		if (st->at_kexec.node_present[h][n] &&
+		    exp_free(cn) + cn->nr - cn->free > 0 && !w.seen[n]) {
 			ksft_print_msg("FDT: %s: node%d had %lld pages at kexec, no %s/%s%d\n",
 				       hs->label, n, (long long)st->at_kexec.node[h][n].nr, name,
 				       HLU_FDT_NODE, n);
 			w.bad_cnt++;
 		}
 	}
-	if (w.nr_free != c->free || w.nr_used != c->nr - c->free) {
+	if (w.nr_free != exp_free(c) || w.nr_used != c->nr - c->free) {
 		ksft_print_msg("FDT: %s: %lld free and %lld in-use PFNs in all nodes\n",
 			       hs->label, (long long)w.nr_free, (long long)w.nr_used);
 		ksft_print_msg("  at kexec there were %lld free of %lld\n", (long long)c->free,
@@ -1915,6 +2015,24 @@ static void check_fdt(const struct hlu_state *st, bool in, void *blob, size_t le
 		fdt_report(st, in, KSFT_FAIL);
 	else
 		fdt_check(blob, st, in);
+	free(blob);
+}
+
+/*
+ * Nothing was asked to go along: no file, no pool file. Then there is no
+ * hugetlb subtree at all, outgoing or (@in) incoming. Frees @blob.
+ */
+static void check_no_fdt(bool in, void *blob, bool dir)
+{
+	const char *which = in ? "incoming" : "outgoing";
+
+	if (!dir)
+		ksft_print_msg("no %s/%s/sub_fdts: debugfs not mounted or no KHO\n",
+			       HLU_KHO_DEBUGFS, in ? "in" : "out");
+	else if (blob)
+		ksft_print_msg("%s KHO subtree '%s' exists\n", which, HLU_FDT_NAME);
+	ksft_test_result(dir && !blob, "no %s KHO subtree '%s' when nothing asked for one\n",
+			 which, HLU_FDT_NAME);
 	free(blob);
 }
 
@@ -2629,6 +2747,13 @@ static void stage1(int luo_fd)
 		cg_check(&exp, "cgroup charges of the files at kexec: pages and reservations");
 	}
 	state_save(luo_fd, st, 2);
+	if (!c->nr_files && (c->flags & HLU_NO_POOLS)) {
+		size_t len;
+		bool dir;
+		void *blob = fdt_read(false, &len, &dir);
+
+		check_no_fdt(false, blob, dir);
+	}
 	hlu_daemonize(luo_fd);
 }
 
@@ -2947,7 +3072,10 @@ static void stage_next(int luo_fd, int stage)
 			   "2M pool after kexec as before (total/free/resv/surplus, per node)" :
 			   "1G pool after kexec as before (total/free/resv/surplus, per node)");
 	}
-	check_fdt(st, true, fdt, fdt_len, dir);
+	if (!st->nr_files && (c->flags & HLU_NO_POOLS))
+		check_no_fdt(true, fdt, dir);
+	else
+		check_fdt(st, true, fdt, fdt_len, dir);
 	if (c->flags & HLU_INJECT_POOL)
 		check_inject_log(st);
 
