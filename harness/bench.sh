@@ -94,7 +94,7 @@ build() {
 
 	if [ ! -f "$kobj/arch/x86/boot/bzImage" ] || [ ! -f "$BUILD/usr/include/linux/liveupdate.h" ]; then
 		note "no kernel or uapi headers yet: building them"
-		"$HARNESS/build.sh"
+		NO_ROLLBACK=1 "$HARNESS/build.sh"
 	fi
 	for opt in LIVEUPDATE_HUGETLB LIVEUPDATE_MEMFD KEXEC_HANDOVER_DEBUGFS; do
 		grep -q "^CONFIG_$opt=y" "$kobj/.config" || die "the kernel in $kobj lacks CONFIG_$opt"

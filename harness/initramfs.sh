@@ -22,6 +22,11 @@ for lib in $(ldd "$kexec_bin" | grep -o '/[^ ]*'); do
 	cp -L "$lib" "$root$lib"
 done
 cp "$OBJ/arch/x86/boot/bzImage" "$root/boot/bzImage"
+# The kernel a scenario can live-update into with KERNEL<hop>=rollback:
+# the same one without the series' features (harness/build.sh).
+if [ -f "$OBJ-rollback/arch/x86/boot/bzImage" ]; then
+	cp "$OBJ-rollback/arch/x86/boot/bzImage" "$root/boot/bzImage-rollback"
+fi
 install -m 755 "$HARNESS/init" "$root/init"
 install -m 755 "$HARNESS"/tools/* "$root/bin/" 2>/dev/null || true
 find "$BUILD/selftests" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/tests/" \;

@@ -11,13 +11,16 @@ mkdir -p "$OBJ"
 frags="$HARNESS/config/base.config"
 [ "${DEBUG:-1}" = 1 ] && frags="$frags $HARNESS/config/debug.config"
 # Fragments for features the tree has: harness/config/feature-SYMBOL.config
-# is used when Kconfig in the tree defines SYMBOL.
+# is used when Kconfig in the tree defines SYMBOL. NO_FEATURES=1 leaves them
+# out: the rollback kernel, a kernel without the series' features.
 for f in "$HARNESS"/config/feature-*.config; do
-	[ -f "$f" ] || continue
+	[ -f "$f" ] && [ "${NO_FEATURES:-0}" != 1 ] || continue
 	sym=$(basename "$f" .config); sym=${sym#feature-}
 	grep -rqs "^config $sym\$" "$TREE" --include='Kconfig*' && frags="$frags $f"
 done
 [ -n "${EXTRA_CONFIG:-}" ] && frags="$frags $EXTRA_CONFIG"
+# The rollback kernel must really lack the feature.
+[ "${NO_FEATURES:-0}" = 1 ] && frags="$frags $HARNESS/config/rollback.config"
 
 CC_CMD=gcc
 command -v ccache >/dev/null && CC_CMD="ccache gcc"
@@ -33,9 +36,15 @@ make_config() {
 	missing=0
 	for f in $frags; do
 		while IFS= read -r line; do
-			case "$line" in CONFIG_*=*) ;; *) continue ;; esac
+			case "$line" in
+			CONFIG_*=*) sym=${line%%=*} ;;
+			"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
+			*) continue ;;
+			esac
+			# An option asked off may also be absent (not visible).
+			case "$line" in "#"*) grep -q "^$sym=" "$want/.config" || continue ;; esac
 			grep -qxF "$line" "$want/.config" || {
-				echo "error: ${line%%=*} requested by $(basename "$f") is not set (got: $(grep "^${line%%=*}=\|# ${line%%=*} is" "$want/.config" || echo absent))" >&2
+				echo "error: $sym requested by $(basename "$f") is not as asked (got: $(grep "^$sym=\|# $sym is" "$want/.config" || echo absent))" >&2
 				missing=1
 			}
 		done < "$f"

@@ -17,6 +17,21 @@ git_t() { git -C "$TREE" "$@"; }
 
 n=$(git_t rev-list --count base..HEAD)
 [ "$n" -gt 0 ] || die "the tree has no commits on the base"
+
+# The series goes out under the submitter's own identity, the one git
+# knows for this repository: every patch is from and signed off by them.
+# The patches here carry a placeholder, which must not leave the machine.
+PLACEHOLDER="HugeTLB LU <hugetlb-lu@example.org>"
+# ... and our MAINTAINERS entry names a placeholder maintainer.
+M_PLACEHOLDER="HugeTLB LU maintainers <hugetlb-lu@example.org>"
+me_name=$(git -C "$HLU_ROOT" config user.name || true)
+me_email=$(git -C "$HLU_ROOT" config user.email || true)
+[ -n "$me_name" ] && [ -n "$me_email" ] ||
+	die "set your identity first: git config user.name 'Your Name'; git config user.email you@example.com"
+case "$me_email" in
+*@example.org|*@example.com|*@localhost) die "git config user.email is a placeholder ($me_email): set your own" ;;
+esac
+me="$me_name <$me_email>"
 if git_t log --format=%s base..HEAD | grep -qx "hugetlb-lu: files not yet in patches/series"; then
 	die "some files are in no patches/series entry; the series would not be whole"
 fi
@@ -30,6 +45,8 @@ gm() { (cd "$TREE" && scripts/get_maintainer.pl --no-git --no-git-fallback \
 	--no-rolestats --separator , "$@" "$tmp"/*.patch); }
 to=$(gm --m --no-r --no-l) || die "get_maintainer.pl failed"
 cc=$(gm --no-m --r --l) || die "get_maintainer.pl failed"
+# Our entry's maintainer is the submitter.
+to=${to//"$M_PLACEHOLDER"/$me}
 
 args=(--cover-letter --thread=shallow -o "$dir")
 IFS=, read -r -a list <<< "$to"
@@ -40,10 +57,27 @@ for a in "${list[@]}"; do
 	# Nobody twice: maintainers are in To: already.
 	[[ ",$to," == *",$a,"* || ",$to," == *", $a,"* ]] || args+=(--cc="$a")
 done
-# The cover letter is from whoever wrote the series.
-who=$(git_t log -n1 --format='%an <%ae>' HEAD)
-GIT_COMMITTER_NAME=${who% <*} GIT_COMMITTER_EMAIL=${who##*<} GIT_COMMITTER_EMAIL=${GIT_COMMITTER_EMAIL%>} \
+# The cover letter is from the submitter too.
+GIT_COMMITTER_NAME=$me_name GIT_COMMITTER_EMAIL=$me_email \
 	git_t format-patch -q "${args[@]}" base..HEAD
+# Authorship and sign-off: the placeholder becomes the submitter.
+python3 - "$PLACEHOLDER" "$M_PLACEHOLDER" "$me" "$dir"/*.patch <<'EOF'
+import sys
+old, m_old, new, paths = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+for path in paths:
+    lines = open(path).read().split("\n")
+    for i, line in enumerate(lines):
+        for key in ("From: ", "Signed-off-by: "):
+            if line == key + old:
+                lines[i] = key + new
+        # The entry's maintainer line, and hunk headers that quote it.
+        if line == "+M:\t" + m_old or line.startswith("@@"):
+            lines[i] = lines[i].replace(m_old, new)
+    open(path, "w").write("\n".join(lines))
+EOF
+if grep -q "example\.org" "$dir"/*.patch; then
+	die "a placeholder address is left in $(grep -l "example\.org" "$dir"/*.patch | head -n 1)"
+fi
 
 # The cover letter: subject and blurb from patches/cover-letter, with the
 # results of the last make check when there are any.
@@ -96,7 +130,10 @@ if ! git -C "$am" am -q "${patches[@]}" 2>"$tmp/am.log" >&2; then
 	exit 1
 fi
 # What git am built must be what the assembled tree has on its base.
-if ! cmp -s <(git -C "$am" diff --binary --full-index "HEAD~$n" HEAD) <(git_t diff --binary --full-index base HEAD); then
+# (Up to the maintainer line, which names the submitter in the series.)
+if ! cmp -s <(git -C "$am" diff --binary "HEAD~$n" HEAD | grep -v '^index ') \
+	    <(git_t diff --binary base HEAD | grep -v '^index ' |
+	      sed "s|$M_PLACEHOLDER|$me|g"); then
 	echo "FAIL series-am (git am applied, but the result differs from the assembled tree)"
 	exit 1
 fi

@@ -751,6 +751,8 @@ static void hugetlb_luo_snapshot_drop(struct hugetlb_luo_out *out)
  */
 static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 {
+	unsigned long free_mb = 0, file_mb = 0;
+	struct hugetlb_luo_file *hf;
 	struct hstate *h;
 	int err, nid;
 
@@ -771,6 +773,7 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 			err = hugetlb_luo_pool_snap(h, nid, free_pages, pool);
 			if (err)
 				goto err_drop;
+			free_mb += (pool->nr_free << huge_page_shift(h)) >> 20;
 		}
 	}
 
@@ -778,6 +781,11 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 	if (err)
 		goto err_drop;
 
+	list_for_each_entry(hf, &out->files, list)
+		file_mb += (hf->nr_folios << huge_page_shift(hf->h)) >> 20;
+	/* What a next kernel without this feature would never get back. */
+	pr_info("handing over %lu MiB of free huge pages and %lu MiB of preserved files; a kernel without CONFIG_LIVEUPDATE_HUGETLB keeps them reserved\n",
+		free_mb, file_mb);
 	return 0;
 
 err_drop:
