@@ -48,7 +48,8 @@ cc=$(gm --no-m --r --l) || die "get_maintainer.pl failed"
 # Our entry's maintainer is the submitter.
 to=${to//"$M_PLACEHOLDER"/$me}
 
-args=(--cover-letter --thread=shallow -o "$dir")
+# v2: rebased on 7.3, pools opt-in (see the changelog in patches/cover-letter).
+args=(--cover-letter --thread=shallow --subject-prefix="PATCH v2" -o "$dir")
 IFS=, read -r -a list <<< "$to"
 for a in "${list[@]}"; do args+=(--to="${a# }"); done
 IFS=, read -r -a list <<< "$cc"

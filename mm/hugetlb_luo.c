@@ -69,7 +69,7 @@
  * must be a valid FDT of the expected version, no larger than what KHO
  * handed over. Per pool, the number of pages is bounded by the memory that
  * could hold them. Each PFN must be the head of a range that KHO preserved
- * at exactly the order of the node (kho_preserved_order()): anything else,
+ * at exactly the order of the node (kho_restore_folio_order()): anything else,
  * unaligned, beyond memory, never preserved, listed twice or preserved by
  * another KHO user at another order, is left alone. A page that KHO did
  * preserve at that order but that cannot join a pool, because the next
@@ -2122,11 +2122,9 @@ static struct folio *__init hugetlb_luo_restore_page(struct hstate *h,
 	 * Only a page that KHO preserved at this order can be ours. Any other
 	 * PFN is left alone: it may well belong to another KHO user.
 	 */
-	if (pfn > PHYS_PFN(PHYS_ADDR_MAX) ||
-	    kho_preserved_order(PFN_PHYS(pfn)) != order)
+	if (pfn > PHYS_PFN(PHYS_ADDR_MAX))
 		return NULL;
-
-	folio = kho_restore_folio(PFN_PHYS(pfn));
+	folio = kho_restore_folio_order(PFN_PHYS(pfn), order);
 	if (!folio)
 		return NULL;
 
