@@ -16,4 +16,9 @@ mkdir -p "$out" "$src"
 rsync -a --delete --exclude='*.o' --exclude='*.d' "$TREE/tools/testing/selftests/" "$src/"
 make -s -C "$src/liveupdate" OUTPUT="$out" top_srcdir="$TREE" \
 	KHDR_INCLUDES="-isystem $hdr/include" LDFLAGS=-static all
+# The harness's own guest tools written in C (harness/tools/*.c).
+for c in "$HARNESS"/tools/*.c; do
+	[ -f "$c" ] || continue
+	gcc -Wall -O2 -static -isystem "$hdr/include" -o "$out/$(basename "$c" .c)" "$c"
+done
 note "test programs in $out"

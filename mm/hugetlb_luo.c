@@ -30,10 +30,14 @@
  * is fine too.
  *
  * When the last preserved hugetlb file (pool files included) is frozen,
- * right before the kexec, the free lists of the requested page sizes are
- * recorded and their pages preserved with KHO, once. An aborted update
- * (unfreeze) drops that record. HugeTLB CMA pages and poisoned pages stay
- * behind.
+ * right before the kexec, the free pages of the requested page sizes are
+ * taken off their free lists, as an allocation would take them, and
+ * preserved with KHO, once. From then on they count as in use: no
+ * allocation, shrink of ``nr_hugepages``, demote or dissolve can touch a
+ * page that the next kernel will find on its free list. An aborted update
+ * (unfreeze) gives them back to the pool and drops the record: a second
+ * attempt starts from a clean state. HugeTLB CMA pages and poisoned pages
+ * stay behind.
  *
  * Pages that back a preserved file are counted as in use (``nr_hugepages``
  * but not ``free_hugepages``) from boot until the file is retrieved, and go
@@ -257,13 +261,17 @@ struct hugetlb_luo_file {
 
 /**
  * struct hugetlb_luo_pool - Outgoing snapshot of one hstate on one node.
- * @pfns:    Free pages preserved at freeze time.
- * @nr_free: Number of entries in @pfns.
+ * @folios:  Free pages taken off the free list at freeze time, each with a
+ *           reference, until the kexec or the unfreeze.
+ * @nr_free: Number of entries in @folios.
+ * @nr_preserved: How many of them are preserved with KHO (all but after a
+ *           failure).
  * @nr_surplus: Surplus pages of the hstate on the node at freeze time.
  */
 struct hugetlb_luo_pool {
-	u64 *pfns;
+	struct folio **folios;
 	unsigned long nr_free;
+	unsigned long nr_preserved;
 	unsigned long nr_surplus;
 };
 
@@ -444,7 +452,7 @@ static int hugetlb_luo_fdt_write_pool(void *fdt, struct hugetlb_luo_out *out,
 	int err;
 
 	if (hugetlb_luo_inject && pool->nr_free && !*first) {
-		*first = pool->pfns[0];
+		*first = folio_pfn(pool->folios[0]);
 		nr_extra = hugetlb_luo_inject_pfns(huge_page_order(h), *first,
 						   extra);
 	}
@@ -462,7 +470,7 @@ static int hugetlb_luo_fdt_write_pool(void *fdt, struct hugetlb_luo_out *out,
 	if (err)
 		return err;
 	for (i = 0; i < pool->nr_free; i++)
-		fdt64_st(prop + i * sizeof(u64), pool->pfns[i]);
+		fdt64_st(prop + i * sizeof(u64), folio_pfn(pool->folios[i]));
 	for (i = 0; i < nr_extra; i++)
 		fdt64_st(prop + (pool->nr_free + i) * sizeof(u64), extra[i]);
 
@@ -662,39 +670,22 @@ err_free:
 	return err;
 }
 
-/* Collect up to @max free pages of @h on @nid that KHO can preserve. */
-static unsigned long hugetlb_luo_collect_free(struct hstate *h, int nid,
-					      u64 *pfns, unsigned long max)
-{
-	unsigned long nr = 0;
-	struct folio *folio;
-
-	guard(spinlock_irq)(&hugetlb_lock);
-	list_for_each_entry(folio, &h->hugepage_freelists[nid], lru) {
-		if (nr == max)
-			break;
-		/*
-		 * CMA pages stay behind: KHO scratch is CMA, and a hugetlb_cma
-		 * area is re-created by the next kernel anyway.
-		 */
-		if (folio_test_hwpoison(folio) || folio_test_hugetlb_cma(folio) ||
-		    is_migrate_cma_folio(folio, folio_pfn(folio)))
-			continue;
-		pfns[nr++] = folio_pfn(folio);
-	}
-
-	return nr;
-}
-
+/*
+ * Give the pages of @pool back: to KHO, then to the pool, as freeing an
+ * allocated page would (a page that became surplus meanwhile leaves it).
+ */
 static void hugetlb_luo_pool_drop(struct hugetlb_luo_pool *pool)
 {
 	unsigned long i;
 
+	for (i = 0; i < pool->nr_preserved; i++)
+		kho_unpreserve_folio(pool->folios[i]);
 	for (i = 0; i < pool->nr_free; i++)
-		kho_unpreserve_folio(pfn_folio(pool->pfns[i]));
-	kvfree(pool->pfns);
-	pool->pfns = NULL;
+		folio_put(pool->folios[i]);
+	kvfree(pool->folios);
+	pool->folios = NULL;
 	pool->nr_free = 0;
+	pool->nr_preserved = 0;
 }
 
 static int hugetlb_luo_pool_snap(struct hstate *h, int nid, bool free_pages,
@@ -708,19 +699,24 @@ static int hugetlb_luo_pool_snap(struct hstate *h, int nid, bool free_pages,
 	if (!max_free || !free_pages)
 		return 0;
 
-	pool->pfns = kvmalloc_array(max_free, sizeof(*pool->pfns), GFP_KERNEL);
-	if (!pool->pfns)
+	pool->folios = kvmalloc_array(max_free, sizeof(*pool->folios),
+				      GFP_KERNEL);
+	if (!pool->folios)
 		return -ENOMEM;
 
-	nr = hugetlb_luo_collect_free(h, nid, pool->pfns, max_free);
-	for (i = 0; i < nr; i++) {
-		err = kho_preserve_folio(pfn_folio(pool->pfns[i]));
-		if (err) {
-			pool->nr_free = i;
-			return err;
-		}
-	}
+	/*
+	 * Take the pages off the free list: from here to the kexec, or to the
+	 * unfreeze of an aborted update, no allocation, shrink, demote or
+	 * dissolve can touch a page that is listed as handed over.
+	 */
+	nr = hugetlb_take_free_folios(h, nid, pool->folios, max_free);
 	pool->nr_free = nr;
+	for (i = 0; i < nr; i++) {
+		err = kho_preserve_folio(pool->folios[i]);
+		if (err)
+			return err;
+		pool->nr_preserved++;
+	}
 	return 0;
 }
 

@@ -30,6 +30,9 @@
  *   files_without_pools      a file, no pool file: the free pages stay behind
  *                            and the next kernel allocates hugepages= again
  *   nothing_asked            no file, no pool file: no hand-over data at all
+ *   abort_then_update        both sizes and the pools; the scenario fails the
+ *                            kexec again and again (hlu-kexec-fail-nth)
+ *                            before it lets one through
  *   pool_2m                  no file: the free 2 MiB pool (stage 1 of the
  *                            rollback scenario, whose next kernel lacks the
  *                            feature)
@@ -216,6 +219,8 @@ static const struct hlu_case hlu_cases[] = {
 	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
 	{ "nothing_asked", 2, HLU_NO_POOLS, 1 << HLU_2M, 0, { { 0 } } },
 	{ "pool_2m", 2, 0, 1 << HLU_2M, 0, { { 0 } } },
+	{ "abort_then_update", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 2,
+	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
 	{ "three_updates", 4, 0, 1 << HLU_2M, 1, { { HLU_2M, 64 } } },
 	{ "finish_without_retrieve", 2, HLU_NO_RETRIEVE, 1 << HLU_2M, 1,
 	  { { HLU_2M, 64 } } },
