@@ -72,19 +72,24 @@
  * Everything read from the previous kernel is untrusted input. The subtree
  * must be a valid FDT of the expected version, no larger than what KHO
  * handed over. Per pool, the number of pages is bounded by the memory that
- * could hold them. Each PFN must be the head of a range that KHO preserved
- * at exactly the order of the node (kho_restore_folio_order()): anything else,
- * unaligned, beyond memory, never preserved, listed twice or preserved by
- * another KHO user at another order, is left alone. A page that KHO did
- * preserve at that order but that cannot join a pool, because the next
- * kernel has no hstate of that size or the page is not on the recorded node,
- * is given back to the page allocator. Each pool with refused pages is
- * reported in one line. A file record is checked when it is retrieved:
- * known page size and seals, size within limits and a multiple of the page
- * size, and each folio must be a page restored as in use, of the file's
- * size, at an aligned index inside the file. On a bad record retrieve fails
- * with ``-EINVAL``; the file's pages go back to the free pool when the
- * session is finished.
+ * could hold them. Each block of a list must be a page that KHO preserved
+ * at order 0, hold at least one entry and no more than a block can, and the
+ * list must hold the number of entries that the tree says; the runs of a
+ * pool must add up to its ``nr-free``. A list that breaks one of these rules
+ * is refused as a whole: nothing it lists is taken. Each run must be
+ * aligned, inside memory and above the previous one; each page of a run, or
+ * of a file, must be the head of a range that KHO preserved at exactly the
+ * order of the pool or file (kho_restore_folio_order()): anything else,
+ * never preserved, listed twice or preserved by another KHO user at another
+ * order, is left alone. A page that KHO did preserve at that order but that
+ * cannot join a pool, because the next kernel has no hstate of that size or
+ * the page is not on the recorded node, is given back to the page
+ * allocator. Each pool and file with refused pages is reported in one line.
+ * A file record is checked at boot: known page size and seals, size within
+ * limits and a multiple of the page size, folios at aligned, ascending
+ * indexes inside the file, ranges sorted and inside it. A file with a bad
+ * record fails to retrieve with ``-EINVAL``; its pages go back to the free
+ * pool when the session is finished.
  *
  * A tree that is not of the expected version is ignored as a whole: its
  * pages stay reserved, since nothing about them can be trusted.
@@ -92,11 +97,13 @@
  * Limits
  * ======
  *
- * The subtree is one physically contiguous KHO allocation, at most
- * ``PAGE_SIZE << MAX_PAGE_ORDER`` bytes (4 MiB with 4 KiB pages): 8 bytes
- * per pool page and 24 bytes per file page. That is about 500000 huge pages
- * in total, 1 TiB of 2 MiB pages. Preserving a file that would not fit fails
- * with ``-E2BIG``, and so does the kexec if the pools do not fit.
+ * The tree holds about 200 bytes per file and per pool; the lists 16 bytes
+ * per entry, in pages of 255 entries. With 2 MiB pages a file costs 8 KiB
+ * per GiB; a free pool one run per physically contiguous stretch of pages,
+ * whatever its size. A list may hold about 2.5 million entries (KHO's limit
+ * of 10000 blocks per list): 5 TiB of 2 MiB pages in one file, and as many
+ * runs per pool and node. Preserving a file that would not fit fails with
+ * ``-ENOSPC``, and so does the kexec if the pools do not fit.
  *
  * Preserved File Properties
  * =========================
@@ -180,6 +187,7 @@
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
 #include <linux/kho/abi/hugetlb.h>
+#include <linux/kho_block.h>
 #include <linux/libfdt.h>
 #include <linux/liveupdate.h>
 #include <linux/memblock.h>
@@ -203,18 +211,18 @@
 /* Upper bounds of the FDT space taken by one node, properties included. */
 #define HUGETLB_LUO_FDT_ROOT	SZ_1K
 #define HUGETLB_LUO_FDT_HSTATE	64
-#define HUGETLB_LUO_FDT_POOL	128
-#define HUGETLB_LUO_FDT_FILE	192
+#define HUGETLB_LUO_FDT_POOL	192
+#define HUGETLB_LUO_FDT_FILE	256
 
 /* kho_alloc_preserve() hands out at most one buddy block. */
 #define HUGETLB_LUO_FDT_MAX	(PAGE_SIZE << MAX_PAGE_ORDER)
 
 /*
- * Test-only corruption of the outgoing tree (CONFIG_LIVEUPDATE_HUGETLB_INJECT),
+ * Test-only corruption of the outgoing data (CONFIG_LIVEUPDATE_HUGETLB_INJECT),
  * selected by the bits written to /sys/kernel/debug/hugetlb_luo/inject. The
  * bogus entries come on top of the real ones, so a next kernel that checks
- * what it reads still keeps every real page. The pool bits add PFNs to the
- * free list of the first pool that has free pages.
+ * what it reads still keeps every real page. The pool bits add one-page runs
+ * to the free list of the first pool that has free pages.
  */
 #define HUGETLB_LUO_INJECT_UNALIGNED	BIT(0)	/* its first PFN + 1 */
 #define HUGETLB_LUO_INJECT_BEYOND	BIT(1)	/* a PFN that no memory has */
@@ -222,7 +230,7 @@
 #define HUGETLB_LUO_INJECT_DUPLICATE	BIT(3)	/* its first PFN again */
 #define HUGETLB_LUO_INJECT_ORDER	BIT(4)	/* it, in an hstate of order 1 */
 #define HUGETLB_LUO_INJECT_INDEX	BIT(5)	/* misalign each file's 1st index */
-#define HUGETLB_LUO_INJECT_POOL_MAX	4	/* extra PFNs in one pool */
+#define HUGETLB_LUO_INJECT_POOL_MAX	4	/* extra runs in one pool */
 #define HUGETLB_LUO_INJECT_ORDER_BOGUS	1
 
 #ifdef CONFIG_LIVEUPDATE_HUGETLB_INJECT
@@ -242,8 +250,13 @@ static u32 hugetlb_luo_inject;
  * @folios:    The pinned and preserved folios, in page cache order.
  * @nr_folios: Number of entries in @folios.
  * @max_folios: Number of entries @folios has room for.
- * @ranges:    The reservation map of the file, as written to the tree.
+ * @ranges:    The reservation map of the file.
  * @nr_ranges: Number of entries in @ranges.
+ * @extent_list: @folios as handed over, a list of hugetlb_luo_extent_ser.
+ * @nr_extents: Number of entries in @extent_list.
+ * @range_list: @ranges as handed over.
+ * @stale:     Whether the lists or the tree may be older than @folios and
+ *             @ranges, after a failed freeze.
  */
 struct hugetlb_luo_file {
 	struct list_head list;
@@ -257,6 +270,10 @@ struct hugetlb_luo_file {
 	unsigned long max_folios;
 	struct hugetlb_luo_range_ser *ranges;
 	unsigned long nr_ranges;
+	struct kho_block_set extent_list;
+	unsigned long nr_extents;
+	struct kho_block_set range_list;
+	bool stale;
 };
 
 /**
@@ -267,12 +284,18 @@ struct hugetlb_luo_file {
  * @nr_preserved: How many of them are preserved with KHO (all but after a
  *           failure).
  * @nr_surplus: Surplus pages of the hstate on the node at freeze time.
+ * @runs:    @folios as handed over, a list of hugetlb_luo_run_ser.
+ * @nr_runs: Number of entries in @runs.
+ * @nr_listed: Pages the runs cover: @nr_free, unless testing adds some.
  */
 struct hugetlb_luo_pool {
 	struct folio **folios;
 	unsigned long nr_free;
 	unsigned long nr_preserved;
 	unsigned long nr_surplus;
+	struct kho_block_set runs;
+	unsigned long nr_runs;
+	unsigned long nr_listed;
 };
 
 /**
@@ -289,6 +312,8 @@ struct hugetlb_luo_pool {
  * @nr_pool_files: Per hstate, the preserved pool files that ask for its free
  *             pages to be handed over.
  * @next_id:   Id of the next preserved file.
+ * @inject_first: The first free PFN, when testing corrupts the data.
+ * @inject_runs: The run list of the bogus hstate, when testing.
  */
 struct hugetlb_luo_out {
 	struct mutex lock;	/* protects the fields below */
@@ -300,17 +325,21 @@ struct hugetlb_luo_out {
 	unsigned int nr_frozen;
 	unsigned int nr_pool_files[HUGE_MAX_HSTATE];
 	u64 next_id;
+	u64 inject_first;
+	struct kho_block_set inject_runs;
 };
 
 static struct hugetlb_luo_out hugetlb_luo_out = {
 	.lock = __MUTEX_INITIALIZER(hugetlb_luo_out.lock),
 	.files = LIST_HEAD_INIT(hugetlb_luo_out.files),
 	.next_id = 1,
+	.inject_runs = KHO_BLOCK_SET_INIT(hugetlb_luo_out.inject_runs,
+					  sizeof(struct hugetlb_luo_run_ser)),
 };
 
 /*
- * Incoming: the subtree of the previous kernel, kept for retrieve. KHO's
- * debugfs shows it, so it is never freed.
+ * Incoming: the subtree of the previous kernel. KHO's debugfs shows it, so
+ * it is never freed.
  */
 static const void *hugetlb_luo_in_tree __ro_after_init;
 
@@ -327,11 +356,10 @@ static bool hugetlb_luo_sealed;
 static DEFINE_XARRAY(hugetlb_luo_in_use);
 
 /*
- * Incoming: file id -> pages reserved at boot for the holes of that file, as
- * an xa_mk_value() of hugetlb_luo_resv_value(). Retrieve hands them to the
- * file; finish, or the FLB finish, releases them.
+ * Incoming: file id -> &struct hugetlb_luo_in_file, read at boot. Retrieve
+ * and finish take records out; the FLB finish frees leftovers.
  */
-static DEFINE_XARRAY(hugetlb_luo_in_resv);
+static DEFINE_XARRAY(hugetlb_luo_in_files);
 
 static struct hstate *hugetlb_luo_order_hstate(unsigned int order)
 {
@@ -365,60 +393,111 @@ static unsigned long hugetlb_luo_nr_in_use(struct hugetlb_luo_out *out,
 	return nr;
 }
 
+/*
+ * Write the @nr entries at @entries to the KHO block list @bs, which keeps
+ * no more blocks than it needs.
+ */
+static int hugetlb_luo_list_write(struct kho_block_set *bs,
+				  const void *entries, unsigned long nr)
+{
+	struct kho_block_set_it it;
+	unsigned long i;
+	int err;
+
+	err = kho_block_set_grow(bs, nr);
+	if (err) {
+		pr_err("no room for a list of %lu entries: %pe\n", nr,
+		       ERR_PTR(err));
+		return err;
+	}
+
+	kho_block_set_it_init(&it, bs);
+	for (i = 0; i < nr; i++)
+		memcpy(kho_block_set_it_reserve_entry(&it),
+		       entries + i * bs->entry_size, bs->entry_size);
+	kho_block_set_shrink(bs, nr);
+	return 0;
+}
+
+/*
+ * Hand over the folios of @hf, as extents of pages contiguous in the file
+ * and in memory, and its reservation map, as they are.
+ */
+static int hugetlb_luo_file_write(struct hugetlb_luo_file *hf)
+{
+	unsigned long step = pages_per_huge_page(hf->h), i, n = 0;
+	struct hugetlb_luo_extent_ser *ext;
+	int err;
+
+	ext = kvmalloc_array(max(hf->nr_folios, 1UL), sizeof(*ext),
+			     GFP_KERNEL);
+	if (!ext)
+		return -ENOMEM;
+
+	for (i = 0; i < hf->nr_folios; i++) {
+		u64 pfn = folio_pfn(hf->folios[i]), index = hf->folios[i]->index;
+
+		if (!i && hugetlb_luo_inject & HUGETLB_LUO_INJECT_INDEX)
+			index++;
+		if (n && ext[n - 1].pfn + ext[n - 1].nr * step == pfn &&
+		    ext[n - 1].index + ext[n - 1].nr * step == index) {
+			ext[n - 1].nr++;
+		} else {
+			ext[n].pfn = pfn;
+			ext[n].index = index;
+			ext[n++].nr = 1;
+		}
+	}
+
+	err = hugetlb_luo_list_write(&hf->extent_list, ext, n) ?:
+	      hugetlb_luo_list_write(&hf->range_list, hf->ranges,
+				     hf->nr_ranges);
+	if (!err)
+		hf->nr_extents = n;
+	kvfree(ext);
+	return err;
+}
+
 /* An upper bound of the size of the subtree that describes @out. */
 static size_t hugetlb_luo_fdt_size(struct hugetlb_luo_out *out)
 {
 	size_t size = HUGETLB_LUO_FDT_ROOT;
 	struct hugetlb_luo_file *hf;
-	struct hstate *h;
-	int nid;
 
 	list_for_each_entry(hf, &out->files, list)
-		size += HUGETLB_LUO_FDT_FILE +
-			hf->nr_folios * (sizeof(struct hugetlb_luo_folio_ser) +
-					 sizeof(u64)) +
-			hf->nr_ranges * sizeof(*hf->ranges);
+		size += HUGETLB_LUO_FDT_FILE;
 
-	if (out->pools) {
-		for_each_hstate(h) {
-			size += HUGETLB_LUO_FDT_HSTATE;
-			for_each_node_state(nid, N_MEMORY) {
-				struct hugetlb_luo_pool *pool;
-
-				pool = hugetlb_luo_pool_of(out->pools, h, nid);
-				size += HUGETLB_LUO_FDT_POOL +
-					pool->nr_free * sizeof(u64);
-			}
-		}
-	}
+	if (out->pools)
+		size += hugetlb_max_hstate *
+			(HUGETLB_LUO_FDT_HSTATE +
+			 num_node_state(N_MEMORY) * HUGETLB_LUO_FDT_POOL);
 
 	if (hugetlb_luo_inject)
-		size += HUGETLB_LUO_FDT_HSTATE + HUGETLB_LUO_FDT_POOL +
-			HUGETLB_LUO_INJECT_POOL_MAX * sizeof(u64);
+		size += HUGETLB_LUO_FDT_HSTATE + HUGETLB_LUO_FDT_POOL;
 
 	return PAGE_ALIGN(size);
 }
 
-/* Bogus PFNs to list after the real free pages starting with @first. */
-static unsigned int hugetlb_luo_inject_pfns(unsigned int order, u64 first,
-					    u64 *extra)
+/* Bogus one-page runs to list after the real runs of the pool of @first. */
+static unsigned int hugetlb_luo_inject_runs(unsigned int order, u64 first,
+					    struct hugetlb_luo_run_ser *extra)
 {
 	unsigned int n = 0;
 
 	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_UNALIGNED)
-		extra[n++] = first + 1;
+		extra[n++].pfn = first + 1;
 	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_BEYOND)
-		extra[n++] = GENMASK_ULL(63, order);
+		extra[n++].pfn = GENMASK_ULL(63, order);
 	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_UNPRESERVED)
-		extra[n++] = ALIGN_DOWN(PHYS_PFN(__pa_symbol(_text)),
-					1UL << order);
+		extra[n++].pfn = ALIGN_DOWN(PHYS_PFN(__pa_symbol(_text)),
+					    1UL << order);
 	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_DUPLICATE)
-		extra[n++] = first;
+		extra[n++].pfn = first;
 	return n;
 }
 
-/* An hstate node of an order no kernel registers, listing @pfn. */
-static int hugetlb_luo_inject_hstate(void *fdt, u64 pfn)
+/* An hstate node of an order no kernel registers, listing @first. */
+static int hugetlb_luo_inject_hstate(void *fdt, struct hugetlb_luo_out *out)
 {
 	char name[32];
 	int err;
@@ -432,30 +511,21 @@ static int hugetlb_luo_inject_hstate(void *fdt, u64 pfn)
 	err |= fdt_begin_node(fdt, name);
 	err |= fdt_property_u32(fdt, HUGETLB_LUO_NID_PROP, 0);
 	err |= fdt_property_u32(fdt, HUGETLB_LUO_SURPLUS_PROP, 0);
-	err |= fdt_property_u64(fdt, HUGETLB_LUO_FREE_PROP, pfn);
-	err |= fdt_property(fdt, HUGETLB_LUO_IN_USE_PROP, NULL, 0);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_FREE_PROP, 1);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_IN_USE_PROP, 0);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_RUNS_PROP, 1);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_RUNS_PROP,
+				kho_block_set_head_pa(&out->inject_runs));
 	err |= fdt_end_node(fdt);
 	return err ?: fdt_end_node(fdt);
 }
 
-static int hugetlb_luo_fdt_write_pool(void *fdt, struct hugetlb_luo_out *out,
-				      struct hstate *h, int nid,
+static int hugetlb_luo_fdt_write_pool(void *fdt, int nid,
 				      struct hugetlb_luo_pool *pool,
-				      unsigned long nr_in_use, u64 *first)
+				      unsigned long nr_in_use)
 {
-	u64 extra[HUGETLB_LUO_INJECT_POOL_MAX];
-	unsigned int nr_extra = 0;
-	struct hugetlb_luo_file *hf;
-	unsigned long i, n = 0;
 	char name[32];
-	void *prop;
 	int err;
-
-	if (hugetlb_luo_inject && pool->nr_free && !*first) {
-		*first = folio_pfn(pool->folios[0]);
-		nr_extra = hugetlb_luo_inject_pfns(huge_page_order(h), *first,
-						   extra);
-	}
 
 	snprintf(name, sizeof(name), HUGETLB_LUO_POOL_NODE, nid);
 	err = fdt_begin_node(fdt, name);
@@ -463,39 +533,17 @@ static int hugetlb_luo_fdt_write_pool(void *fdt, struct hugetlb_luo_out *out,
 	/* Only pages handed over can stay surplus in the next kernel. */
 	err |= fdt_property_u32(fdt, HUGETLB_LUO_SURPLUS_PROP,
 				min(pool->nr_surplus, nr_in_use));
-
-	err |= fdt_property_placeholder(fdt, HUGETLB_LUO_FREE_PROP,
-					(pool->nr_free + nr_extra) * sizeof(u64),
-					&prop);
-	if (err)
-		return err;
-	for (i = 0; i < pool->nr_free; i++)
-		fdt64_st(prop + i * sizeof(u64), folio_pfn(pool->folios[i]));
-	for (i = 0; i < nr_extra; i++)
-		fdt64_st(prop + (pool->nr_free + i) * sizeof(u64), extra[i]);
-
-	err = fdt_property_placeholder(fdt, HUGETLB_LUO_IN_USE_PROP,
-				       nr_in_use * sizeof(u64), &prop);
-	if (err)
-		return err;
-	list_for_each_entry(hf, &out->files, list) {
-		if (hf->h != h)
-			continue;
-		for (i = 0; i < hf->nr_folios; i++) {
-			struct folio *folio = hf->folios[i];
-
-			if (folio_nid(folio) == nid)
-				fdt64_st(prop + n++ * sizeof(u64),
-					 folio_pfn(folio));
-		}
-	}
-
-	return fdt_end_node(fdt);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_FREE_PROP, pool->nr_listed);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_IN_USE_PROP, nr_in_use);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_RUNS_PROP, pool->nr_runs);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_RUNS_PROP,
+				kho_block_set_head_pa(&pool->runs));
+	return err ?: fdt_end_node(fdt);
 }
 
 /* Write the "hstate-<order>" node of @h, if it has any preserved page. */
 static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hugetlb_luo_out *out,
-					struct hstate *h, u64 *first)
+					struct hstate *h)
 {
 	unsigned int order = huge_page_order(h);
 	bool open = false;
@@ -508,7 +556,7 @@ static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hugetlb_luo_out *out,
 
 		pool = hugetlb_luo_pool_of(out->pools, h, nid);
 		nr_in_use = hugetlb_luo_nr_in_use(out, h, nid);
-		if (!pool->nr_free && !nr_in_use)
+		if (!pool->nr_listed && !nr_in_use)
 			continue;
 
 		if (!open) {
@@ -522,8 +570,7 @@ static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hugetlb_luo_out *out,
 			open = true;
 		}
 
-		err = hugetlb_luo_fdt_write_pool(fdt, out, h, nid, pool,
-						 nr_in_use, first);
+		err = hugetlb_luo_fdt_write_pool(fdt, nid, pool, nr_in_use);
 		if (err)
 			return err;
 	}
@@ -533,9 +580,7 @@ static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hugetlb_luo_out *out,
 
 static int hugetlb_luo_fdt_write_file(void *fdt, struct hugetlb_luo_file *hf)
 {
-	struct hugetlb_luo_folio_ser *ser;
 	char name[32];
-	unsigned long i;
 	int err;
 
 	snprintf(name, sizeof(name), HUGETLB_LUO_FILE_NODE, hf->id);
@@ -545,26 +590,13 @@ static int hugetlb_luo_fdt_write_file(void *fdt, struct hugetlb_luo_file *hf)
 	err |= fdt_property_u32(fdt, HUGETLB_LUO_SEALS_PROP, hf->seals);
 	err |= fdt_property_u64(fdt, HUGETLB_LUO_SIZE_PROP, hf->size);
 	err |= fdt_property_u64(fdt, HUGETLB_LUO_POS_PROP, hf->pos);
-	err |= fdt_property_placeholder(fdt, HUGETLB_LUO_FOLIOS_PROP,
-					hf->nr_folios * sizeof(*ser),
-					(void **)&ser);
-	if (err)
-		return err;
-
-	for (i = 0; i < hf->nr_folios; i++) {
-		pgoff_t index = hf->folios[i]->index;
-		struct hugetlb_luo_folio_ser entry;
-
-		if (!i && hugetlb_luo_inject & HUGETLB_LUO_INJECT_INDEX)
-			index++;
-		entry.pfn = cpu_to_be64(folio_pfn(hf->folios[i]));
-		entry.index = cpu_to_be64(index);
-
-		memcpy(&ser[i], &entry, sizeof(entry));
-	}
-
-	err = fdt_property(fdt, HUGETLB_LUO_RESERVED_PROP, hf->ranges,
-			   hf->nr_ranges * sizeof(*hf->ranges));
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_FOLIOS_PROP, hf->nr_folios);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_EXTENTS_PROP, hf->nr_extents);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_EXTENTS_PROP,
+				kho_block_set_head_pa(&hf->extent_list));
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_RANGES_PROP, hf->nr_ranges);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_RESERVED_PROP,
+				kho_block_set_head_pa(&hf->range_list));
 	return err ?: fdt_end_node(fdt);
 }
 
@@ -574,7 +606,6 @@ static int hugetlb_luo_fdt_build(struct hugetlb_luo_out *out, void *fdt,
 {
 	struct hugetlb_luo_file *hf;
 	struct hstate *h;
-	u64 first = 0;
 	int err;
 
 	err = fdt_create(fdt, size);
@@ -586,14 +617,14 @@ static int hugetlb_luo_fdt_build(struct hugetlb_luo_out *out, void *fdt,
 
 	if (out->pools) {
 		for_each_hstate(h) {
-			err = hugetlb_luo_fdt_write_hstate(fdt, out, h, &first);
+			err = hugetlb_luo_fdt_write_hstate(fdt, out, h);
 			if (err)
 				return err;
 		}
 	}
 
-	if (first && hugetlb_luo_inject & HUGETLB_LUO_INJECT_ORDER) {
-		err = hugetlb_luo_inject_hstate(fdt, first);
+	if (!kho_block_set_is_empty(&out->inject_runs)) {
+		err = hugetlb_luo_inject_hstate(fdt, out);
 		if (err)
 			return err;
 	}
@@ -622,7 +653,7 @@ static int hugetlb_luo_fdt_write(struct hugetlb_luo_out *out, void *fdt,
 /*
  * Bring the subtree in line with @out. It is rewritten in place when it
  * fits, else moved to a larger preserved buffer, which is registered with
- * KHO in place of the old one.
+ * KHO in place of the old one. The lists it points to are written already.
  */
 static int hugetlb_luo_fdt_update(struct hugetlb_luo_out *out)
 {
@@ -635,7 +666,7 @@ static int hugetlb_luo_fdt_update(struct hugetlb_luo_out *out)
 	if (size > HUGETLB_LUO_FDT_MAX) {
 		pr_err("hand-over data needs %zu bytes, more than the %lu KHO can take in one block\n",
 		       size, HUGETLB_LUO_FDT_MAX);
-		return -E2BIG;
+		return -ENOSPC;
 	}
 
 	if (fdt && size <= out->fdt_size)
@@ -678,6 +709,9 @@ static void hugetlb_luo_pool_drop(struct hugetlb_luo_pool *pool)
 {
 	unsigned long i;
 
+	kho_block_set_destroy(&pool->runs);
+	pool->nr_runs = 0;
+	pool->nr_listed = 0;
 	for (i = 0; i < pool->nr_preserved; i++)
 		kho_unpreserve_folio(pool->folios[i]);
 	for (i = 0; i < pool->nr_free; i++)
@@ -688,7 +722,70 @@ static void hugetlb_luo_pool_drop(struct hugetlb_luo_pool *pool)
 	pool->nr_preserved = 0;
 }
 
-static int hugetlb_luo_pool_snap(struct hstate *h, int nid, bool free_pages,
+static int hugetlb_luo_cmp_pfn(const void *a, const void *b)
+{
+	unsigned long x = folio_pfn(*(struct folio * const *)a);
+	unsigned long y = folio_pfn(*(struct folio * const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Hand over the free pages of @pool as runs of physically contiguous huge
+ * pages, plus the bogus runs that testing asks for on the first pool with
+ * free pages.
+ */
+static int hugetlb_luo_pool_runs(struct hugetlb_luo_out *out,
+				 struct hstate *h,
+				 struct hugetlb_luo_pool *pool)
+{
+	unsigned long step = pages_per_huge_page(h);
+	struct hugetlb_luo_run_ser *runs;
+	unsigned long i, n = 0;
+	unsigned int extra;
+	int err;
+
+	if (!pool->nr_free)
+		return 0;
+
+	sort(pool->folios, pool->nr_free, sizeof(*pool->folios),
+	     hugetlb_luo_cmp_pfn, NULL);
+	runs = kvmalloc_array(pool->nr_free + HUGETLB_LUO_INJECT_POOL_MAX,
+			      sizeof(*runs), GFP_KERNEL);
+	if (!runs)
+		return -ENOMEM;
+
+	for (i = 0; i < pool->nr_free; i++) {
+		unsigned long pfn = folio_pfn(pool->folios[i]);
+
+		if (n && runs[n - 1].pfn + runs[n - 1].nr * step == pfn) {
+			runs[n - 1].nr++;
+		} else {
+			runs[n].pfn = pfn;
+			runs[n++].nr = 1;
+		}
+	}
+	pool->nr_listed = pool->nr_free;
+
+	if (hugetlb_luo_inject && !out->inject_first) {
+		out->inject_first = runs[0].pfn;
+		extra = hugetlb_luo_inject_runs(huge_page_order(h), runs[0].pfn,
+						&runs[n]);
+		for (i = n; i < n + extra; i++)
+			runs[i].nr = 1;
+		n += extra;
+		pool->nr_listed += extra;
+	}
+
+	err = hugetlb_luo_list_write(&pool->runs, runs, n);
+	if (!err)
+		pool->nr_runs = n;
+	kvfree(runs);
+	return err;
+}
+
+static int hugetlb_luo_pool_snap(struct hugetlb_luo_out *out, struct hstate *h,
+				 int nid, bool free_pages,
 				 struct hugetlb_luo_pool *pool)
 {
 	unsigned long max_free, nr, i;
@@ -717,7 +814,7 @@ static int hugetlb_luo_pool_snap(struct hstate *h, int nid, bool free_pages,
 			return err;
 		pool->nr_preserved++;
 	}
-	return 0;
+	return hugetlb_luo_pool_runs(out, h, pool);
 }
 
 static void hugetlb_luo_snapshot_drop(struct hugetlb_luo_out *out)
@@ -731,10 +828,26 @@ static void hugetlb_luo_snapshot_drop(struct hugetlb_luo_out *out)
 		hugetlb_luo_pool_drop(&out->pools[i]);
 	kvfree(out->pools);
 	out->pools = NULL;
+	kho_block_set_destroy(&out->inject_runs);
+	out->inject_first = 0;
 
 	/* Leave the files only, for an aborted update. It can only shrink. */
 	if (out->fdt && hugetlb_luo_fdt_update(out))
 		pr_err("could not drop the pools from the hand-over data\n");
+}
+
+/* The bytes of KHO memory that the hand-over data takes. */
+static unsigned long hugetlb_luo_data_bytes(struct hugetlb_luo_out *out)
+{
+	unsigned long blocks = out->inject_runs.nblocks;
+	struct hugetlb_luo_file *hf;
+	unsigned int i;
+
+	list_for_each_entry(hf, &out->files, list)
+		blocks += hf->extent_list.nblocks + hf->range_list.nblocks;
+	for (i = 0; out->pools && i < hugetlb_max_hstate * nr_node_ids; i++)
+		blocks += out->pools[i].runs.nblocks;
+	return out->fdt_size + blocks * KHO_BLOCK_SIZE;
 }
 
 /*
@@ -750,6 +863,7 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 	unsigned long free_mb = 0, file_mb = 0;
 	struct hugetlb_luo_file *hf;
 	struct hstate *h;
+	unsigned int i;
 	int err, nid;
 
 	lockdep_assert_held(&out->lock);
@@ -758,6 +872,9 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 			      sizeof(*out->pools), GFP_KERNEL);
 	if (!out->pools)
 		return -ENOMEM;
+	for (i = 0; i < hugetlb_max_hstate * nr_node_ids; i++)
+		kho_block_set_init(&out->pools[i].runs,
+				   sizeof(struct hugetlb_luo_run_ser));
 
 	for_each_hstate(h) {
 		bool free_pages = out->nr_pool_files[hstate_index(h)];
@@ -766,11 +883,24 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 			struct hugetlb_luo_pool *pool;
 
 			pool = hugetlb_luo_pool_of(out->pools, h, nid);
-			err = hugetlb_luo_pool_snap(h, nid, free_pages, pool);
+			err = hugetlb_luo_pool_snap(out, h, nid, free_pages,
+						    pool);
 			if (err)
 				goto err_drop;
 			free_mb += (pool->nr_free << huge_page_shift(h)) >> 20;
 		}
+	}
+
+	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_ORDER &&
+	    out->inject_first) {
+		struct hugetlb_luo_run_ser run = {
+			.pfn = out->inject_first,
+			.nr = 1,
+		};
+
+		err = hugetlb_luo_list_write(&out->inject_runs, &run, 1);
+		if (err)
+			goto err_drop;
 	}
 
 	err = hugetlb_luo_fdt_update(out);
@@ -782,6 +912,7 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 	/* What a next kernel without this feature would never get back. */
 	pr_info("handing over %lu MiB of free huge pages and %lu MiB of preserved files; a kernel without CONFIG_LIVEUPDATE_HUGETLB keeps them reserved\n",
 		free_mb, file_mb);
+	pr_info("hand-over data: %lu bytes\n", hugetlb_luo_data_bytes(out));
 	return 0;
 
 err_drop:
@@ -790,34 +921,52 @@ err_drop:
 	return err;
 }
 
-/* Encoding of the boot reservation of a file in hugetlb_luo_in_resv. */
-static unsigned long hugetlb_luo_resv_value(struct hstate *h, long nr)
-{
-	return nr * HUGE_MAX_HSTATE + hstate_index(h);
-}
+/**
+ * struct hugetlb_luo_in_folio - A page of a file record read back at boot.
+ * @pfn:   Its PFN.
+ * @index: Its page cache index, in PAGE_SIZE units.
+ */
+struct hugetlb_luo_in_folio {
+	u64 pfn;
+	u64 index;
+};
 
-/* Take the pages reserved at boot for file @id, and their hstate. */
-static long hugetlb_luo_take_resv(u64 id, struct hstate **h)
-{
-	void *entry = xa_erase(&hugetlb_luo_in_resv, id);
-	unsigned long val;
-
-	if (!entry)
-		return 0;
-	val = xa_to_value(entry);
-	*h = &hstates[val % HUGE_MAX_HSTATE];
-	return val / HUGE_MAX_HSTATE;
-}
-
-/* Release the pages reserved at boot for file @id, if any. */
-static void hugetlb_luo_release_resv(u64 id)
-{
+/**
+ * struct hugetlb_luo_in_file - A file record read back at boot.
+ * @h:         Its hstate, NULL if this kernel has none of its page size.
+ * @seals:     The memfd seals.
+ * @size:      The file size.
+ * @pos:       The file position.
+ * @folios:    Its folios, from the extents of its list.
+ * @nr_folios: Number of entries in @folios.
+ * @ranges:    Its reservation map, copied out of its list.
+ * @nr_ranges: Number of entries in @ranges.
+ * @resv:      Pages of the map that no folio fills.
+ * @nr_resv:   How many of them are reserved for the file.
+ * @err:       Why the file cannot be retrieved, or 0.
+ */
+struct hugetlb_luo_in_file {
 	struct hstate *h;
-	long nr;
+	u32 seals;
+	loff_t size;
+	loff_t pos;
+	struct hugetlb_luo_in_folio *folios;
+	unsigned long nr_folios;
+	struct hugetlb_luo_range_ser *ranges;
+	unsigned long nr_ranges;
+	long resv;
+	long nr_resv;
+	int err;
+};
 
-	nr = hugetlb_luo_take_resv(id, &h);
-	if (nr)
-		hugetlb_reserve_restored(h, -nr);
+/* Free a record read at boot, and the reservation held for its file. */
+static void hugetlb_luo_in_file_free(struct hugetlb_luo_in_file *f)
+{
+	if (f->nr_resv)
+		hugetlb_reserve_restored(f->h, -f->nr_resv);
+	kvfree(f->folios);
+	kvfree(f->ranges);
+	kfree(f);
 }
 
 static int hugetlb_luo_flb_preserve(struct liveupdate_flb_op_args *argp)
@@ -862,10 +1011,10 @@ static int hugetlb_luo_flb_retrieve(struct liveupdate_flb_op_args *argp)
 
 static void hugetlb_luo_flb_finish(struct liveupdate_flb_op_args *argp)
 {
+	struct hugetlb_luo_in_file *f;
 	struct xarray *xa = argp->obj;
 	unsigned long pfn, id, nr = 0;
 	struct folio *folio;
-	void *entry;
 
 	/* Pages of files that no session knew about go back to the pool. */
 	xa_for_each(xa, pfn, folio) {
@@ -875,8 +1024,10 @@ static void hugetlb_luo_flb_finish(struct liveupdate_flb_op_args *argp)
 	}
 
 	/* And so do the reservations held for them. */
-	xa_for_each(&hugetlb_luo_in_resv, id, entry)
-		hugetlb_luo_release_resv(id);
+	xa_for_each(&hugetlb_luo_in_files, id, f) {
+		xa_erase(&hugetlb_luo_in_files, id);
+		hugetlb_luo_in_file_free(f);
+	}
 
 	if (nr)
 		pr_info("returned %lu unclaimed preserved huge pages to the pool\n",
@@ -893,13 +1044,15 @@ static const struct liveupdate_flb_ops hugetlb_luo_flb_ops = {
 
 static struct liveupdate_flb hugetlb_luo_flb = {
 	.ops = &hugetlb_luo_flb_ops,
-	.compatible = HUGETLB_LUO_FLB_COMPATIBLE,
+	.compatible = HUGETLB_LUO_COMPATIBLE,
 };
 
 static void hugetlb_luo_unpreserve_folios(struct hugetlb_luo_file *hf)
 {
 	unsigned long i;
 
+	kho_block_set_destroy(&hf->extent_list);
+	kho_block_set_destroy(&hf->range_list);
 	for (i = 0; i < hf->nr_folios; i++)
 		kho_unpreserve_folio(hf->folios[i]);
 	unpin_folios(hf->folios, hf->nr_folios);
@@ -1073,8 +1226,8 @@ static int hugetlb_luo_read_ranges(struct inode *inode,
 	}
 	i = 0;
 	list_for_each_entry(rg, &resv->regions, link) {
-		ranges[i].start = cpu_to_be64((u64)rg->from << order);
-		ranges[i].end = cpu_to_be64((u64)rg->to << order);
+		ranges[i].start = (u64)rg->from << order;
+		ranges[i].end = (u64)rg->to << order;
 		i++;
 	}
 	spin_unlock(&resv->lock);
@@ -1152,6 +1305,9 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 		err = -ENOMEM;
 		goto err_put_flb;
 	}
+	kho_block_set_init(&hf->extent_list,
+			   sizeof(struct hugetlb_luo_extent_ser));
+	kho_block_set_init(&hf->range_list, sizeof(struct hugetlb_luo_range_ser));
 
 	inode_lock(inode);
 
@@ -1175,6 +1331,8 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 	err = hugetlb_luo_scan(args->file, hf);
 	if (!err)
 		err = hugetlb_luo_read_ranges(inode, hf, &changed);
+	if (!err)
+		err = hugetlb_luo_file_write(hf);
 	if (err)
 		goto err_unpreserve;
 
@@ -1270,7 +1428,7 @@ static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 	struct inode *inode = file_inode(args->file);
 	struct hugetlb_luo_file *hf = args->private_data;
 	struct hugetlb_luo_out *out = &hugetlb_luo_out;
-	bool changed = false;
+	bool changed = false, last;
 	int err;
 
 	if (hugetlb_luo_is_pool_file(args->serialized_data)) {
@@ -1294,16 +1452,26 @@ static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 
 	/*
 	 * This runs in the kexec blackout window: a file only patches its own
-	 * position, unless faults or mappings changed its record since
-	 * preserve, and the last freeze writes the pools.
+	 * position, unless faults or mappings changed its lists since
+	 * preserve (or a failed attempt left them stale), and the last freeze
+	 * writes the pools and the tree. Should that fail, dropping the pools
+	 * rewrites the tree from the files.
 	 */
+	last = out->nr_frozen + 1 == out->nr_preserved;
+	if (!err && (changed || hf->stale)) {
+		hf->stale = true;
+		err = hugetlb_luo_file_write(hf);
+		if (!err && !last)
+			err = hugetlb_luo_fdt_update(out);
+		if (!err)
+			hf->stale = false;
+	} else if (!err && !last) {
+		err = hugetlb_luo_fdt_set_pos(out, hf);
+	}
 	if (err)
 		pr_err("file %llu: cannot refresh its record: %pe\n", hf->id,
 		       ERR_PTR(err));
-	else if (out->nr_frozen + 1 < out->nr_preserved)
-		err = changed ? hugetlb_luo_fdt_update(out) :
-				hugetlb_luo_fdt_set_pos(out, hf);
-	if (!err)
+	else
 		err = hugetlb_luo_frozen_one(out);
 
 	if (err && !out->nr_frozen)
@@ -1371,28 +1539,6 @@ static void hugetlb_luo_unpreserve(struct liveupdate_file_op_args *args)
 	kfree(hf);
 }
 
-/**
- * struct hugetlb_luo_in_file - A file record read back from the subtree.
- * @h:         Its hstate.
- * @seals:     The memfd seals.
- * @size:      The file size.
- * @pos:       The file position.
- * @folios:    Its folios, in the FDT (big-endian, 4-byte aligned).
- * @nr_folios: Number of entries in @folios.
- * @ranges:    Its reservation map, in the FDT.
- * @nr_ranges: Number of entries in @ranges.
- */
-struct hugetlb_luo_in_file {
-	struct hstate *h;
-	u32 seals;
-	loff_t size;
-	loff_t pos;
-	const struct hugetlb_luo_folio_ser *folios;
-	unsigned long nr_folios;
-	const struct hugetlb_luo_range_ser *ranges;
-	unsigned long nr_ranges;
-};
-
 static int hugetlb_luo_fdt_u32(const void *fdt, int off, const char *name,
 			       u32 *val)
 {
@@ -1419,84 +1565,21 @@ static int hugetlb_luo_fdt_u64(const void *fdt, int off, const char *name,
 	return 0;
 }
 
-/* Find and check the record of file @id. */
-static int hugetlb_luo_read_file(u64 id, struct hugetlb_luo_in_file *f)
-{
-	const void *fdt = hugetlb_luo_in_tree;
-	u32 order, seals;
-	u64 size, pos;
-	char name[32];
-	int off, len;
-
-	if (!fdt) {
-		pr_err("file %llu: no hand-over data from the previous kernel\n",
-		       id);
-		return -ENOENT;
-	}
-
-	snprintf(name, sizeof(name), HUGETLB_LUO_FILE_NODE, id);
-	off = fdt_subnode_offset(fdt, 0, name);
-	if (off < 0) {
-		pr_err("file %llu: no record in the hand-over data\n", id);
-		return -ENOENT;
-	}
-
-	if (hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_ORDER_PROP, &order) ||
-	    hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_SEALS_PROP, &seals) ||
-	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_SIZE_PROP, &size) ||
-	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_POS_PROP, &pos))
-		goto malformed;
-
-	f->folios = fdt_getprop(fdt, off, HUGETLB_LUO_FOLIOS_PROP, &len);
-	if (!f->folios || len % sizeof(*f->folios))
-		goto malformed;
-	f->nr_folios = len / sizeof(*f->folios);
-
-	f->ranges = fdt_getprop(fdt, off, HUGETLB_LUO_RESERVED_PROP, &len);
-	if (!f->ranges || len % sizeof(*f->ranges))
-		goto malformed;
-	f->nr_ranges = len / sizeof(*f->ranges);
-
-	f->h = hugetlb_luo_order_hstate(order);
-	if (!f->h) {
-		pr_err("file %llu: no hstate of order %u\n", id, order);
-		return -EOPNOTSUPP;
-	}
-
-	if (seals & ~HUGETLB_LUO_ALL_SEALS || size > MAX_LFS_FILESIZE ||
-	    size & ~huge_page_mask(f->h) || pos > MAX_LFS_FILESIZE ||
-	    f->nr_folios > size >> huge_page_shift(f->h))
-		goto malformed;
-
-	f->seals = seals;
-	f->size = size;
-	f->pos = pos;
-	return 0;
-
-malformed:
-	pr_err("file %llu: malformed record\n", id);
-	return -EINVAL;
-}
-
 /*
  * The number of pages that the reservation map of @f reserves: the pages of
- * its ranges that no folio fills. Ranges and folios must be sorted, ranges
- * aligned and inside the file, or the record is malformed (-EINVAL).
+ * its ranges that no folio fills. Ranges and folios must be sorted, aligned
+ * and inside the file, or the record is malformed (-EINVAL).
  */
-static long hugetlb_luo_count_reserved(const struct hugetlb_luo_in_file *f)
+static long hugetlb_luo_count_reserved(const struct hugetlb_luo_in_file *f,
+				       unsigned int order)
 {
-	unsigned long nr_pages = pages_per_huge_page(f->h);
+	unsigned long nr_pages = 1UL << order, i, r = 0;
 	u64 prev = 0, end = f->size >> PAGE_SHIFT, index;
-	unsigned long i, r = 0, total = 0, filled = 0;
-	struct hugetlb_luo_range_ser rg = { };
-	bool first = true;
+	unsigned long total = 0, filled = 0;
 
 	for (i = 0; i < f->nr_ranges; i++) {
-		u64 start, stop;
+		u64 start = f->ranges[i].start, stop = f->ranges[i].end;
 
-		memcpy(&rg, &f->ranges[i], sizeof(rg));
-		start = be64_to_cpu(rg.start);
-		stop = be64_to_cpu(rg.end);
 		if (start < prev || stop <= start || stop > end ||
 		    !IS_ALIGNED(start | stop, nr_pages))
 			return -EINVAL;
@@ -1506,22 +1589,14 @@ static long hugetlb_luo_count_reserved(const struct hugetlb_luo_in_file *f)
 
 	/* Both lists are sorted: walk them side by side. */
 	for (i = 0; i < f->nr_folios; i++) {
-		struct hugetlb_luo_folio_ser ser;
-
-		memcpy(&ser, &f->folios[i], sizeof(ser));
-		index = be64_to_cpu(ser.index);
-		if (!first && index <= prev)
+		index = f->folios[i].index;
+		if ((i && index <= f->folios[i - 1].index) || index >= end ||
+		    !IS_ALIGNED(index, nr_pages))
 			return -EINVAL;
-		first = false;
-		prev = index;
 
-		while (r < f->nr_ranges) {
-			memcpy(&rg, &f->ranges[r], sizeof(rg));
-			if (index < be64_to_cpu(rg.end))
-				break;
+		while (r < f->nr_ranges && index >= f->ranges[r].end)
 			r++;
-		}
-		if (r < f->nr_ranges && index >= be64_to_cpu(rg.start))
+		if (r < f->nr_ranges && index >= f->ranges[r].start)
 			filled++;
 	}
 
@@ -1536,7 +1611,7 @@ static struct folio *hugetlb_luo_claim(u64 pfn)
 
 static void hugetlb_luo_finish(struct liveupdate_file_op_args *args)
 {
-	struct hugetlb_luo_in_file f;
+	struct hugetlb_luo_in_file *f;
 	struct folio *folio;
 	unsigned long i;
 
@@ -1545,17 +1620,17 @@ static void hugetlb_luo_finish(struct liveupdate_file_op_args *args)
 	    hugetlb_luo_is_pool_file(args->serialized_data))
 		return;
 
-	hugetlb_luo_release_resv(args->serialized_data);
-
 	/* Without a record, the FLB finish returns the pages. */
-	if (hugetlb_luo_read_file(args->serialized_data, &f))
+	f = xa_erase(&hugetlb_luo_in_files, args->serialized_data);
+	if (!f)
 		return;
 
-	for (i = 0; i < f.nr_folios; i++) {
-		folio = hugetlb_luo_claim(be64_to_cpu(f.folios[i].pfn));
+	for (i = 0; i < f->nr_folios; i++) {
+		folio = hugetlb_luo_claim(f->folios[i].pfn);
 		if (folio)
 			folio_put(folio);
 	}
+	hugetlb_luo_in_file_free(f);
 }
 
 /**
@@ -1658,13 +1733,8 @@ static int hugetlb_luo_retrieve_folios(struct file *file,
 	int err = 0;
 
 	for (i = 0; i < f->nr_folios; i++) {
-		struct hugetlb_luo_folio_ser ser;
-		pgoff_t index;
-		u64 pfn;
-
-		memcpy(&ser, &f->folios[i], sizeof(ser));
-		pfn = be64_to_cpu(ser.pfn);
-		index = be64_to_cpu(ser.index);
+		pgoff_t index = f->folios[i].index;
+		u64 pfn = f->folios[i].pfn;
 
 		folio = hugetlb_luo_claim(pfn);
 		if (!folio || folio_hstate(folio) != f->h ||
@@ -1721,12 +1791,9 @@ static int hugetlb_luo_retrieve_ranges(struct inode *inode,
 	unsigned long i;
 
 	for (i = 0; i < f->nr_ranges; i++) {
-		struct hugetlb_luo_range_ser rg;
-
-		memcpy(&rg, &f->ranges[i], sizeof(rg));
 		ret = hugetlb_restore_reservation(inode,
-						  be64_to_cpu(rg.start) >> order,
-						  be64_to_cpu(rg.end) >> order,
+						  f->ranges[i].start >> order,
+						  f->ranges[i].end >> order,
 						  c->rsvd_cg);
 		if (ret < 0)
 			break;
@@ -1781,98 +1848,88 @@ static int hugetlb_luo_retrieve_pool(struct liveupdate_file_op_args *args)
 static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 {
 	struct hugetlb_luo_charge charge;
-	struct hugetlb_luo_in_file f;
-	struct hstate *h = NULL;
-	long resv, boot;
+	struct hugetlb_luo_in_file *f;
 	unsigned int flags;
 	struct inode *inode;
 	struct file *file;
+	long resv;
 	int err;
 
 	if (hugetlb_luo_is_pool_file(args->serialized_data))
 		return hugetlb_luo_retrieve_pool(args);
 
-	boot = hugetlb_luo_take_resv(args->serialized_data, &h);
-
-	err = hugetlb_luo_read_file(args->serialized_data, &f);
-	if (!err) {
-		resv = hugetlb_luo_count_reserved(&f);
-		if (resv < 0) {
-			pr_err("file %llu: malformed reservation map\n",
-			       args->serialized_data);
-			err = resv;
-		}
+	f = xa_erase(&hugetlb_luo_in_files, args->serialized_data);
+	if (!f) {
+		pr_err("file %llu: no record in the hand-over data\n",
+		       args->serialized_data);
+		return -ENOENT;
 	}
-	if (!err && boot && h != f.h)
-		err = -EINVAL;
-	if (err) {
-		if (boot)
-			hugetlb_reserve_restored(h, -boot);
+	err = f->err;
+	if (err)
 		goto err_out;
-	}
+	resv = f->resv;
 
 	/* Boot reserved what it could; the file gets what it had. */
-	if (resv != boot) {
-		err = hugetlb_reserve_restored(f.h, resv - boot);
+	if (resv != f->nr_resv) {
+		err = hugetlb_reserve_restored(f->h, resv - f->nr_resv);
 		if (err) {
-			hugetlb_reserve_restored(f.h, -boot);
 			pr_err("file %llu: cannot reserve %ld pages\n",
-			       args->serialized_data, resv - boot);
+			       args->serialized_data, resv - f->nr_resv);
 			goto err_out;
 		}
+		f->nr_resv = resv;
 	}
 
 	flags = MFD_HUGETLB | MFD_ALLOW_SEALING |
-		(huge_page_shift(f.h) << MFD_HUGE_SHIFT);
+		(huge_page_shift(f->h) << MFD_HUGE_SHIFT);
 	file = memfd_alloc_file("", flags);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
-		goto err_unreserve;
+		goto err_out;
 	}
 	inode = file_inode(file);
 
-	vfs_setpos(file, f.pos, MAX_LFS_FILESIZE);
+	vfs_setpos(file, f->pos, MAX_LFS_FILESIZE);
 
 	/* The reservation map covers the folios and the reserved holes. */
-	err = hugetlb_luo_charge(f.h, f.nr_folios, f.nr_folios + resv, &charge);
+	err = hugetlb_luo_charge(f->h, f->nr_folios, f->nr_folios + resv,
+				 &charge);
 	if (err) {
-		hugetlb_luo_uncharge_rest(f.h, &charge);
-		fput(file);
-		goto err_unreserve;
+		hugetlb_luo_uncharge_rest(f->h, &charge);
+		goto err_put_file;
 	}
 
 	inode_lock(inode);
-	i_size_write(inode, f.size);
-	err = hugetlb_luo_retrieve_folios(file, &f, &charge);
+	i_size_write(inode, f->size);
+	err = hugetlb_luo_retrieve_folios(file, f, &charge);
 	if (err) {
 		inode_unlock(inode);
-		hugetlb_luo_uncharge_rest(f.h, &charge);
-		fput(file);
-		goto err_unreserve;
+		hugetlb_luo_uncharge_rest(f->h, &charge);
+		goto err_put_file;
 	}
 	/* From here on, the file releases its reservation when it goes. */
-	err = hugetlb_luo_retrieve_ranges(inode, &f, resv, &charge);
+	f->nr_resv = 0;
+	err = hugetlb_luo_retrieve_ranges(inode, f, resv, &charge);
 	inode_unlock(inode);
-	hugetlb_luo_uncharge_rest(f.h, &charge);
+	hugetlb_luo_uncharge_rest(f->h, &charge);
 	if (err)
 		goto err_put_file;
 
 	/* Last, so that no seal gets in the way of the restore. */
-	err = memfd_add_seals(file, f.seals);
+	err = memfd_add_seals(file, f->seals);
 	if (err)
 		goto err_put_file;
 
+	hugetlb_luo_in_file_free(f);
 	args->file = file;
 	return 0;
 
 err_put_file:
 	fput(file);
-	goto err_out;
-err_unreserve:
-	hugetlb_reserve_restored(f.h, -resv);
 err_out:
 	pr_err("failed to retrieve file %llu: %pe\n", args->serialized_data,
 	       ERR_PTR(err));
+	hugetlb_luo_in_file_free(f);
 	return err;
 }
 
@@ -1919,7 +1976,7 @@ static const struct liveupdate_file_ops hugetlb_luo_file_ops = {
 
 static struct liveupdate_file_handler hugetlb_luo_handler = {
 	.ops = &hugetlb_luo_file_ops,
-	.compatible = HUGETLB_LUO_FH_COMPATIBLE,
+	.compatible = HUGETLB_LUO_COMPATIBLE,
 };
 
 static int __init hugetlb_luo_init(void)
@@ -1954,6 +2011,16 @@ late_initcall(hugetlb_luo_init);
 
 static bool hugetlb_luo_in_checked __initdata;
 
+/* Whether @fdt, in a buffer of @size bytes, is a tree of this version. */
+static int __init hugetlb_luo_check_tree(const void *fdt, size_t size)
+{
+	if (size < sizeof(struct fdt_header) || fdt_check_header(fdt) ||
+	    fdt_totalsize(fdt) > size ||
+	    fdt_node_check_compatible(fdt, 0, HUGETLB_LUO_COMPATIBLE))
+		return -EINVAL;
+	return 0;
+}
+
 /* The incoming subtree, or NULL. Usable before the buddy allocator. */
 static const void *__init hugetlb_luo_in_fdt(void)
 {
@@ -1974,8 +2041,7 @@ static const void *__init hugetlb_luo_in_fdt(void)
 	}
 
 	fdt = phys_to_virt(phys);
-	if (fdt_check_header(fdt) || fdt_totalsize(fdt) > size ||
-	    fdt_node_check_compatible(fdt, 0, HUGETLB_LUO_COMPATIBLE)) {
+	if (hugetlb_luo_check_tree(fdt, size)) {
 		pr_warn("hand-over data is not a valid %s tree, ignoring it\n",
 			HUGETLB_LUO_COMPATIBLE);
 		return NULL;
@@ -1985,22 +2051,87 @@ static const void *__init hugetlb_luo_in_fdt(void)
 	return fdt;
 }
 
+/* Takes the block of a list at @pa, or returns NULL if there is none. */
+typedef struct folio *(*hugetlb_luo_block_fn)(u64 pa);
+
+/* A block of a list handed over: a page that KHO preserved at order 0. */
+static struct folio *__init hugetlb_luo_kho_block(u64 pa)
+{
+	return PAGE_ALIGNED(pa) ? kho_restore_folio_order(pa, 0) : NULL;
+}
+
+/*
+ * Copy the KHO block list at @head, which must hold @nr entries of @size
+ * bytes, into a new array, and put its blocks, each taken with @get_block.
+ * Each block must hold from one entry to what a block can take. Returns the
+ * array, NULL for an empty list, or an ERR_PTR: then nothing the list holds
+ * may be used. A block taken twice (a loop) is refused by @get_block.
+ */
+static void *__init hugetlb_luo_list_read(u64 head, size_t size, u64 nr,
+					  hugetlb_luo_block_fn get_block)
+{
+	u64 per_block = (KHO_BLOCK_SIZE - sizeof(struct kho_block_header_ser)) /
+			size;
+	struct kho_block_header_ser *hdr;
+	struct folio *folio, *tmp;
+	u64 pa = head, seen = 0;
+	void *array = NULL;
+	LIST_HEAD(blocks);
+	int err = 0;
+
+	while (pa) {
+		folio = get_block(pa);
+		if (!folio) {
+			err = -EINVAL;
+			break;
+		}
+		list_add_tail(&folio->lru, &blocks);
+		hdr = folio_address(folio);
+		if (!hdr->count || hdr->count > per_block ||
+		    hdr->count > nr - seen) {
+			err = -EINVAL;
+			break;
+		}
+		seen += hdr->count;
+		pa = hdr->next;
+	}
+	if (!err && seen != nr)
+		err = -EINVAL;
+	if (!err && nr) {
+		array = kvmalloc_array(nr, size, GFP_KERNEL);
+		if (!array)
+			err = -ENOMEM;
+	}
+
+	seen = 0;
+	list_for_each_entry_safe(folio, tmp, &blocks, lru) {
+		hdr = folio_address(folio);
+		if (!err) {
+			memcpy(array + seen * size, hdr + 1, hdr->count * size);
+			seen += hdr->count;
+		}
+		list_del(&folio->lru);
+		folio_put(folio);
+	}
+	return err ? ERR_PTR(err) : array;
+}
+
 /**
  * struct hugetlb_luo_in_pool - A pool node read back from the subtree.
  * @nid:       The node of the pool's pages.
- * @free:      PFNs of the free pages (big-endian, 4-byte aligned).
- * @nr_free:   Number of entries in @free.
- * @in_use:    PFNs of the pages of preserved files.
- * @nr_in_use: Number of entries in @in_use.
+ * @nr_free:   Number of free pages.
+ * @nr_in_use: Number of pages of preserved files on @nid.
  * @nr_surplus: How many of the in-use pages were surplus pages.
+ * @nr_runs:   Number of runs of free pages.
+ * @runs:      Physical address of the list of runs.
  */
 struct hugetlb_luo_in_pool {
 	int nid;
-	const void *free;
-	unsigned long nr_free;
-	const void *in_use;
-	unsigned long nr_in_use;
-	unsigned long nr_surplus;
+	u64 nr_free;
+	u64 nr_in_use;
+	u64 nr_surplus;
+	u64 nr_runs;
+	u64 runs;
 };
 
 /*
@@ -2013,27 +2144,25 @@ static int __init hugetlb_luo_read_pool(const void *fdt, int off,
 					struct hugetlb_luo_in_pool *pool)
 {
 	u64 max = memblock_phys_mem_size() >> (order + PAGE_SHIFT);
-	int free_len, in_use_len;
 	u32 nid, surplus;
 
 	if (hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_NID_PROP, &nid) ||
 	    nid >= MAX_NUMNODES ||
-	    hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_SURPLUS_PROP, &surplus))
-		return -EINVAL;
-
-	pool->free = fdt_getprop(fdt, off, HUGETLB_LUO_FREE_PROP, &free_len);
-	pool->in_use = fdt_getprop(fdt, off, HUGETLB_LUO_IN_USE_PROP,
-				   &in_use_len);
-	if (!pool->free || !pool->in_use || free_len % sizeof(u64) ||
-	    in_use_len % sizeof(u64))
+	    hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_SURPLUS_PROP, &surplus) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_NR_FREE_PROP,
+				&pool->nr_free) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_NR_IN_USE_PROP,
+				&pool->nr_in_use) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_NR_RUNS_PROP,
+				&pool->nr_runs) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_RUNS_PROP, &pool->runs))
 		return -EINVAL;
 
 	pool->nid = nid;
-	pool->nr_free = free_len / sizeof(u64);
-	pool->nr_in_use = in_use_len / sizeof(u64);
 	pool->nr_surplus = surplus;
-	if (pool->nr_free + pool->nr_in_use > max ||
-	    pool->nr_surplus > pool->nr_in_use)
+	if (pool->nr_free > max || pool->nr_in_use > max - pool->nr_free ||
+	    pool->nr_surplus > pool->nr_in_use ||
+	    pool->nr_runs > pool->nr_free)
 		return -EINVAL;
 
 	return 0;
@@ -2105,8 +2234,9 @@ static void __init hugetlb_luo_give_back(struct folio *folio)
 
 /*
  * Restore the page at @pfn if it is what the tree says: the head of a page
- * of @order that KHO preserved, on node @nid. A page that KHO preserved but
- * that does not fit goes back to the page allocator.
+ * of @order that KHO preserved, on node @nid unless that is NUMA_NO_NODE. A
+ * page that KHO preserved but that does not fit goes back to the page
+ * allocator.
  */
 static struct folio *__init hugetlb_luo_restore_page(struct hstate *h,
 						      unsigned int order,
@@ -2124,7 +2254,7 @@ static struct folio *__init hugetlb_luo_restore_page(struct hstate *h,
 	if (!folio)
 		return NULL;
 
-	if (!h || folio_nid(folio) != nid) {
+	if (!h || (nid != NUMA_NO_NODE && folio_nid(folio) != nid)) {
 		hugetlb_luo_give_back(folio);
 		return NULL;
 	}
@@ -2155,53 +2285,94 @@ static void __init hugetlb_luo_restore_surplus(struct hstate *h, int nid,
 	spin_unlock_irq(&hugetlb_lock);
 }
 
-static unsigned long __init
-hugetlb_luo_restore_pool(struct hstate *h, unsigned int order,
-			 const struct hugetlb_luo_in_pool *pool,
-			 bool keep_in_use)
+/*
+ * Whether @run of pages of @order is aligned, inside memory below @max_pfn
+ * and above @prev_end, the first PFN after the run before it.
+ */
+static bool __init hugetlb_luo_run_ok(const struct hugetlb_luo_run_ser *run,
+				      unsigned int order, u64 prev_end,
+				      u64 max_pfn)
 {
-	unsigned long nr = pool->nr_free + pool->nr_in_use;
-	unsigned long i, restored = 0, in_use_restored = 0;
+	return run->nr && IS_ALIGNED(run->pfn, 1UL << order) &&
+	       run->pfn >= prev_end && run->pfn < max_pfn &&
+	       run->nr <= (max_pfn - run->pfn) >> order;
+}
 
-	for (i = 0; i < nr; i++) {
-		bool in_use = i >= pool->nr_free;
-		struct folio *folio;
-		u64 pfn;
+/*
+ * Check the @nr_runs runs of a pool of pages of @order that must add up to
+ * @nr_free pages: -EINVAL if they do not, and nothing may be used. Else each
+ * run that is unaligned, runs past @max_pfn or is not above the run before
+ * it is dropped (its count set to 0). Returns the number of pages dropped.
+ */
+static long __init hugetlb_luo_check_runs(struct hugetlb_luo_run_ser *runs,
+					  u64 nr_runs, u64 nr_free,
+					  unsigned int order, u64 max_pfn)
+{
+	u64 i, sum = 0, prev_end = 0, dropped = 0;
 
-		if (in_use)
-			pfn = fdt64_ld(pool->in_use + (i - pool->nr_free) *
-				       sizeof(u64));
-		else
-			pfn = fdt64_ld(pool->free + i * sizeof(u64));
-
-		folio = hugetlb_luo_restore_page(h, order, pool->nid, pfn);
-		if (!folio)
-			continue;
-
-		in_use &= keep_in_use;
-		hugetlb_add_restored_folio(h, folio, in_use);
-		restored++;
-		in_use_restored += in_use;
-
-		if (in_use && xa_err(xa_store(&hugetlb_luo_in_use, pfn, folio,
-					      GFP_KERNEL)))
-			folio_put(folio);
+	for (i = 0; i < nr_runs; i++) {
+		if (check_add_overflow(sum, runs[i].nr, &sum))
+			return -EINVAL;
 	}
+	if (sum != nr_free)
+		return -EINVAL;
 
-	if (restored != nr)
-		pr_warn("order %u node %d: %lu of %lu preserved pages unusable, not added to the pool\n",
-			order, pool->nid, nr - restored, nr);
+	for (i = 0; i < nr_runs; i++) {
+		if (hugetlb_luo_run_ok(&runs[i], order, prev_end, max_pfn)) {
+			prev_end = runs[i].pfn + (runs[i].nr << order);
+			continue;
+		}
+		dropped += runs[i].nr;
+		runs[i].nr = 0;
+	}
+	return dropped;
+}
 
-	hugetlb_luo_restore_surplus(h, pool->nid,
-				    min(pool->nr_surplus, in_use_restored));
+/*
+ * Restore the free pages of @pool: a run that is not as it should be is
+ * left alone, and so is each page in a run that KHO did not preserve.
+ * Returns how many were restored.
+ */
+static unsigned long __init
+hugetlb_luo_restore_runs(struct hstate *h, unsigned int order,
+			 const struct hugetlb_luo_in_pool *pool)
+{
+	struct hugetlb_luo_run_ser *runs;
+	unsigned long restored = 0;
+	u64 i, k;
+
+	runs = hugetlb_luo_list_read(pool->runs, sizeof(*runs), pool->nr_runs,
+				     hugetlb_luo_kho_block);
+	if (IS_ERR(runs))
+		return 0;
+
+	if (hugetlb_luo_check_runs(runs, pool->nr_runs, pool->nr_free, order,
+				   max_pfn) < 0)
+		goto out;
+
+	for (i = 0; i < pool->nr_runs; i++) {
+		for (k = 0; k < runs[i].nr; k++) {
+			struct folio *folio;
+
+			folio = hugetlb_luo_restore_page(h, order, pool->nid,
+							 runs[i].pfn + (k << order));
+			if (!folio)
+				continue;
+			hugetlb_add_restored_folio(h, folio, false);
+			restored++;
+		}
+		cond_resched();
+	}
+out:
+	kvfree(runs);
 	return restored;
 }
 
 static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
-					      bool keep_in_use)
+					      unsigned long *in_use)
 {
 	struct hugetlb_luo_in_pool pool;
-	unsigned long restored;
+	unsigned long restored, used;
 	unsigned int order;
 	struct hstate *h;
 	int noff;
@@ -2222,77 +2393,335 @@ static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
 			continue;
 		}
 
-		restored = hugetlb_luo_restore_pool(h, order, &pool,
-						    keep_in_use);
-		if (h)
-			pr_info("order %u node %d: restored %lu preserved pages\n",
-				order, pool.nid, restored);
+		/* The files restored their pages already. */
+		used = h ? in_use[hstate_index(h) * nr_node_ids + pool.nid] : 0;
+		restored = hugetlb_luo_restore_runs(h, order, &pool) +
+			   min(used, pool.nr_in_use);
+		if (restored != pool.nr_free + pool.nr_in_use)
+			pr_warn("order %u node %d: %llu of %llu preserved pages unusable, not added to the pool\n",
+				order, pool.nid,
+				pool.nr_free + pool.nr_in_use - restored,
+				pool.nr_free + pool.nr_in_use);
+		if (!h)
+			continue;
+
+		hugetlb_luo_restore_surplus(h, pool.nid,
+					    min(pool.nr_surplus, used));
+		pr_info("order %u node %d: restored %lu preserved pages\n",
+			order, pool.nid, restored);
+	}
+}
+
+/**
+ * struct hugetlb_luo_in_node - The lists of a file node.
+ * @order:      Huge page order of the file.
+ * @nr_folios:  Pages the extents add up to.
+ * @nr_extents: Entries in the list at @extents.
+ * @extents:    Physical address of the list of extents.
+ * @ranges:     Physical address of the list of reserved ranges.
+ */
+struct hugetlb_luo_in_node {
+	unsigned int order;
+	u64 nr_folios;
+	u64 nr_extents;
+	u64 extents;
+	u64 ranges;
+};
+
+/* Read the properties of file node @off into @f and @n. */
+static int __init hugetlb_luo_read_file_node(const void *fdt, int off,
+					     struct hugetlb_luo_in_file *f,
+					     struct hugetlb_luo_in_node *n)
+{
+	u64 size, pos, nr_ranges, max;
+	u32 seals;
+
+	if (hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_ORDER_PROP, &n->order) ||
+	    hugetlb_luo_fdt_u32(fdt, off, HUGETLB_LUO_SEALS_PROP, &seals) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_SIZE_PROP, &size) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_POS_PROP, &pos) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_NR_FOLIOS_PROP,
+				&n->nr_folios) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_NR_EXTENTS_PROP,
+				&n->nr_extents) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_EXTENTS_PROP,
+				&n->extents) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_NR_RANGES_PROP,
+				&nr_ranges) ||
+	    hugetlb_luo_fdt_u64(fdt, off, HUGETLB_LUO_RESERVED_PROP, &n->ranges))
+		return -EINVAL;
+
+	if (n->order > MAX_FOLIO_ORDER)
+		return -EINVAL;
+	/* No more pages than the file and the memory can hold. */
+	max = min(size >> (n->order + PAGE_SHIFT), (u64)max_pfn >> n->order);
+	if (seals & ~HUGETLB_LUO_ALL_SEALS || size > MAX_LFS_FILESIZE ||
+	    !IS_ALIGNED(size, PAGE_SIZE << n->order) ||
+	    pos > MAX_LFS_FILESIZE || n->nr_folios > max ||
+	    n->nr_extents > n->nr_folios ||
+	    nr_ranges > size >> (n->order + PAGE_SHIFT))
+		return -EINVAL;
+
+	f->seals = seals;
+	f->size = size;
+	f->pos = pos;
+	f->nr_ranges = nr_ranges;
+	return 0;
+}
+
+/*
+ * Turn the extents @ext of file node @n into the folios of @f. Extents that
+ * do not add up to ``nr-folios`` make the list unusable (-EINVAL). The
+ * pages of an extent that is unaligned or runs past @max_pfn cannot be
+ * listed: they are counted in @lost. Indexes are checked later, on the
+ * folios.
+ */
+static int __init
+hugetlb_luo_extents_to_folios(const struct hugetlb_luo_extent_ser *ext,
+			      const struct hugetlb_luo_in_node *n, u64 max_pfn,
+			      struct hugetlb_luo_in_file *f, unsigned long *lost)
+{
+	u64 i, k, sum = 0;
+
+	for (i = 0; i < n->nr_extents; i++) {
+		if (!ext[i].nr || check_add_overflow(sum, ext[i].nr, &sum))
+			return -EINVAL;
+	}
+	if (sum != n->nr_folios)
+		return -EINVAL;
+
+	f->folios = kvmalloc_array(max(sum, 1ULL), sizeof(*f->folios),
+				   GFP_KERNEL);
+	if (!f->folios)
+		return -ENOMEM;
+
+	for (i = 0; i < n->nr_extents; i++) {
+		const struct hugetlb_luo_run_ser run = {
+			.pfn = ext[i].pfn,
+			.nr = ext[i].nr,
+		};
+
+		if (!hugetlb_luo_run_ok(&run, n->order, 0, max_pfn)) {
+			*lost += ext[i].nr;
+			continue;
+		}
+		for (k = 0; k < ext[i].nr; k++) {
+			f->folios[f->nr_folios].pfn = ext[i].pfn + (k << n->order);
+			f->folios[f->nr_folios++].index =
+				ext[i].index + (k << n->order);
+		}
+	}
+	return 0;
+}
+
+/* Read the extents of file node @n into the folios of @f. */
+static int __init hugetlb_luo_read_extents(const struct hugetlb_luo_in_node *n,
+					   struct hugetlb_luo_in_file *f,
+					   unsigned long *lost)
+{
+	struct hugetlb_luo_extent_ser *ext;
+	int err;
+
+	ext = hugetlb_luo_list_read(n->extents, sizeof(*ext), n->nr_extents,
+				    hugetlb_luo_kho_block);
+	if (IS_ERR(ext))
+		return PTR_ERR(ext);
+
+	err = hugetlb_luo_extents_to_folios(ext, n, max_pfn, f, lost);
+	kvfree(ext);
+	return err;
+}
+
+/*
+ * Restore the pages of file @f, which must be of @order: as in use while a
+ * session may retrieve the file (@keep_in_use), else as free pages.
+ * Counts the in-use ones per hstate and node in @in_use. Returns how many
+ * could not be restored.
+ */
+static unsigned long __init
+hugetlb_luo_restore_file(struct hugetlb_luo_in_file *f, unsigned int order,
+			 bool keep_in_use, unsigned long *in_use)
+{
+	unsigned long i, lost = 0;
+
+	for (i = 0; i < f->nr_folios; i++) {
+		u64 pfn = f->folios[i].pfn;
+		struct folio *folio;
+
+		folio = hugetlb_luo_restore_page(f->h, order, NUMA_NO_NODE, pfn);
+		if (!folio) {
+			lost++;
+			continue;
+		}
+
+		hugetlb_add_restored_folio(f->h, folio, keep_in_use);
+		if (!keep_in_use)
+			continue;
+		in_use[hstate_index(f->h) * nr_node_ids + folio_nid(folio)]++;
+		if (xa_err(xa_store(&hugetlb_luo_in_use, pfn, folio,
+				    GFP_KERNEL)))
+			folio_put(folio);
+		cond_resched();
+	}
+	return lost;
+}
+
+/*
+ * Whether the folios of @f, of @order, are at aligned, ascending indexes
+ * inside the file. Names the first that is not.
+ */
+static bool __init hugetlb_luo_folios_ok(u64 id,
+					 const struct hugetlb_luo_in_file *f,
+					 unsigned int order)
+{
+	u64 end = f->size >> PAGE_SHIFT;
+	unsigned long i;
+
+	for (i = 0; i < f->nr_folios; i++) {
+		u64 index = f->folios[i].index;
+
+		if (IS_ALIGNED(index, 1UL << order) && index < end &&
+		    (!i || index > f->folios[i - 1].index))
+			continue;
+		pr_warn("file %llu: invalid folio %lu (pfn %#llx index %#llx)\n",
+			id, i, f->folios[i].pfn, index);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Read the record of file @id at @off, restore its pages and keep the
+ * record for retrieve. A record that cannot be used makes retrieve fail;
+ * its pages go back to the pool when the session is finished.
+ */
+static void __init hugetlb_luo_read_file(const void *fdt, int off, u64 id,
+					 bool keep_in_use,
+					 unsigned long *in_use)
+{
+	struct hugetlb_luo_in_file *f;
+	struct hugetlb_luo_in_node n;
+	unsigned long lost = 0;
+	void *list;
+
+	f = kzalloc_obj(*f);
+	if (!f)
+		return;
+
+	if (hugetlb_luo_read_file_node(fdt, off, f, &n) ||
+	    hugetlb_luo_read_extents(&n, f, &lost)) {
+		pr_warn("file %llu: malformed record, its pages are lost\n", id);
+		kfree(f);
+		return;
+	}
+
+	f->h = hugetlb_luo_order_hstate(n.order);
+	lost += hugetlb_luo_restore_file(f, n.order, keep_in_use && f->h,
+					 in_use);
+	if (lost)
+		pr_warn("file %llu: %lu of %llu pages unusable\n", id, lost,
+			n.nr_folios);
+	if (!keep_in_use) {
+		kvfree(f->folios);
+		kfree(f);
+		return;
+	}
+
+	list = hugetlb_luo_list_read(n.ranges, sizeof(*f->ranges),
+				     f->nr_ranges, hugetlb_luo_kho_block);
+	if (IS_ERR(list)) {
+		f->nr_ranges = 0;
+		f->err = -EINVAL;
+	} else {
+		f->ranges = list;
+	}
+
+	if (!f->h) {
+		pr_warn("file %llu: no hstate of order %u\n", id, n.order);
+		f->err = -EOPNOTSUPP;
+	} else if (!f->err && !lost && hugetlb_luo_folios_ok(id, f, n.order)) {
+		f->resv = hugetlb_luo_count_reserved(f, n.order);
+		if (f->resv < 0)
+			f->err = -EINVAL;
+	} else {
+		f->err = -EINVAL;
+	}
+	if (f->err == -EINVAL)
+		pr_warn("file %llu: malformed record\n", id);
+	f->resv = max(f->resv, 0L);
+
+	if (xa_err(xa_store(&hugetlb_luo_in_files, id, f, GFP_KERNEL))) {
+		f->resv = 0;
+		hugetlb_luo_in_file_free(f);
 	}
 }
 
 /*
- * Reserve the pages that file @id had reserved, so that they are still there
- * when it is retrieved. Its record is checked again at retrieve, which fails
- * if it cannot get them then.
+ * Reserve the pages that file record @f had reserved, so that they are still
+ * there when it is retrieved, which fails if it cannot get them then.
  */
-static void __init hugetlb_luo_reserve_file(u64 id)
+static void __init hugetlb_luo_reserve_file(u64 id,
+					    struct hugetlb_luo_in_file *f)
 {
-	struct hugetlb_luo_in_file f;
-	long nr;
-
-	if (hugetlb_luo_read_file(id, &f))
+	if (f->err || !f->resv)
 		return;
 
-	nr = hugetlb_luo_count_reserved(&f);
-	if (nr <= 0)
-		return;
-
-	if (hugetlb_reserve_restored(f.h, nr)) {
+	if (hugetlb_reserve_restored(f->h, f->resv)) {
 		pr_warn("file %llu: %ld reserved pages not available at boot\n",
-			id, nr);
+			id, f->resv);
 		return;
 	}
-
-	if (xa_err(xa_store(&hugetlb_luo_in_resv, id,
-			    xa_mk_value(hugetlb_luo_resv_value(f.h, nr)),
-			    GFP_KERNEL)))
-		hugetlb_reserve_restored(f.h, -nr);
+	f->nr_resv = f->resv;
 }
 
 /**
  * hugetlb_luo_restore_pools - add the pages handed over by KHO to the pools
  *
  * Called from hugetlb_init() once the hstates exist and the boot-time pages
- * are allocated. Free pages go to the free lists; pages of preserved files
- * are accounted as in use until the file is retrieved or finished.
+ * are allocated. Pages of preserved files are accounted as in use until the
+ * file is retrieved or finished; free pages go to the free lists.
  */
 void __init hugetlb_luo_restore_pools(void)
 {
 	/* Without LUO no file can claim its pages: they are all free. */
 	bool keep_in_use = liveupdate_enabled();
+	struct hugetlb_luo_in_file *f;
+	unsigned long *in_use;
 	const void *fdt;
-	int hoff;
+	unsigned long id;
+	int off;
 
 	fdt = hugetlb_luo_in_fdt();
 	if (!fdt)
 		return;
 
-	fdt_for_each_subnode(hoff, fdt, 0) {
-		const char *name = fdt_get_name(fdt, hoff, NULL);
-
-		if (name && !strncmp(name, "hstate-", 7))
-			hugetlb_luo_restore_hstate(fdt, hoff, keep_in_use);
-	}
-
-	if (!keep_in_use)
+	in_use = kcalloc(HUGE_MAX_HSTATE * nr_node_ids, sizeof(*in_use),
+			 GFP_KERNEL);
+	if (!in_use)
 		return;
 
-	/* Then the reservations of the files, from the pool just restored. */
-	fdt_for_each_subnode(hoff, fdt, 0) {
-		const char *name = fdt_get_name(fdt, hoff, NULL);
-		u64 id;
+	fdt_for_each_subnode(off, fdt, 0) {
+		const char *name = fdt_get_name(fdt, off, NULL);
+		u64 fid;
 
-		if (name && sscanf(name, HUGETLB_LUO_FILE_NODE, &id) == 1)
-			hugetlb_luo_reserve_file(id);
+		if (name && sscanf(name, HUGETLB_LUO_FILE_NODE, &fid) == 1)
+			hugetlb_luo_read_file(fdt, off, fid, keep_in_use,
+					      in_use);
 	}
+
+	fdt_for_each_subnode(off, fdt, 0) {
+		const char *name = fdt_get_name(fdt, off, NULL);
+
+		if (name && !strncmp(name, "hstate-", 7))
+			hugetlb_luo_restore_hstate(fdt, off, in_use);
+	}
+	kfree(in_use);
+
+	/* Then the reservations of the files, from the pool just restored. */
+	xa_for_each(&hugetlb_luo_in_files, id, f)
+		hugetlb_luo_reserve_file(id, f);
 }
+
+#ifdef CONFIG_LIVEUPDATE_HUGETLB_KUNIT_TEST
+#include "tests/hugetlb_luo_kunit.h"
+#endif
