@@ -178,7 +178,6 @@
 #define pr_fmt(fmt) "hugetlb_luo: " fmt
 
 #include <linux/anon_inodes.h>
-#include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/folio_batch.h>
@@ -202,8 +201,6 @@
 #include <uapi/linux/magic.h>
 #include <uapi/linux/memfd.h>
 
-#include <asm/sections.h>
-
 #include "hugetlb_internal.h"
 #include "internal.h"
 #include "page_alloc.h"
@@ -216,28 +213,6 @@
 
 /* kho_alloc_preserve() hands out at most one buddy block. */
 #define HUGETLB_LUO_FDT_MAX	(PAGE_SIZE << MAX_PAGE_ORDER)
-
-/*
- * Test-only corruption of the outgoing data (CONFIG_LIVEUPDATE_HUGETLB_INJECT),
- * selected by the bits written to /sys/kernel/debug/hugetlb_luo/inject. The
- * bogus entries come on top of the real ones, so a next kernel that checks
- * what it reads still keeps every real page. The pool bits add one-page runs
- * to the free list of the first pool that has free pages.
- */
-#define HUGETLB_LUO_INJECT_UNALIGNED	BIT(0)	/* its first PFN + 1 */
-#define HUGETLB_LUO_INJECT_BEYOND	BIT(1)	/* a PFN that no memory has */
-#define HUGETLB_LUO_INJECT_UNPRESERVED	BIT(2)	/* a page KHO did not keep */
-#define HUGETLB_LUO_INJECT_DUPLICATE	BIT(3)	/* its first PFN again */
-#define HUGETLB_LUO_INJECT_ORDER	BIT(4)	/* it, in an hstate of order 1 */
-#define HUGETLB_LUO_INJECT_INDEX	BIT(5)	/* misalign each file's 1st index */
-#define HUGETLB_LUO_INJECT_POOL_MAX	4	/* extra runs in one pool */
-#define HUGETLB_LUO_INJECT_ORDER_BOGUS	1
-
-#ifdef CONFIG_LIVEUPDATE_HUGETLB_INJECT
-static u32 hugetlb_luo_inject;
-#else
-#define hugetlb_luo_inject 0U
-#endif
 
 /**
  * struct hugetlb_luo_file - Outgoing state of a preserved file.
@@ -255,8 +230,8 @@ static u32 hugetlb_luo_inject;
  * @extent_list: @folios as handed over, a list of hugetlb_luo_extent_ser.
  * @nr_extents: Number of entries in @extent_list.
  * @range_list: @ranges as handed over.
- * @stale:     Whether the lists or the tree may be older than @folios and
- *             @ranges, after a failed freeze.
+ * @stale:     Whether the lists may be older than @folios and @ranges,
+ *             after a failed freeze.
  */
 struct hugetlb_luo_file {
 	struct list_head list;
@@ -286,7 +261,6 @@ struct hugetlb_luo_file {
  * @nr_surplus: Surplus pages of the hstate on the node at freeze time.
  * @runs:    @folios as handed over, a list of hugetlb_luo_run_ser.
  * @nr_runs: Number of entries in @runs.
- * @nr_listed: Pages the runs cover: @nr_free, unless testing adds some.
  */
 struct hugetlb_luo_pool {
 	struct folio **folios;
@@ -295,7 +269,6 @@ struct hugetlb_luo_pool {
 	unsigned long nr_surplus;
 	struct kho_block_set runs;
 	unsigned long nr_runs;
-	unsigned long nr_listed;
 };
 
 /**
@@ -312,8 +285,7 @@ struct hugetlb_luo_pool {
  * @nr_pool_files: Per hstate, the preserved pool files that ask for its free
  *             pages to be handed over.
  * @next_id:   Id of the next preserved file.
- * @inject_first: The first free PFN, when testing corrupts the data.
- * @inject_runs: The run list of the bogus hstate, when testing.
+ * @tree_stale: Whether a list may have moved since the tree was written.
  */
 struct hugetlb_luo_out {
 	struct mutex lock;	/* protects the fields below */
@@ -325,16 +297,13 @@ struct hugetlb_luo_out {
 	unsigned int nr_frozen;
 	unsigned int nr_pool_files[HUGE_MAX_HSTATE];
 	u64 next_id;
-	u64 inject_first;
-	struct kho_block_set inject_runs;
+	bool tree_stale;
 };
 
 static struct hugetlb_luo_out hugetlb_luo_out = {
 	.lock = __MUTEX_INITIALIZER(hugetlb_luo_out.lock),
 	.files = LIST_HEAD_INIT(hugetlb_luo_out.files),
 	.next_id = 1,
-	.inject_runs = KHO_BLOCK_SET_INIT(hugetlb_luo_out.inject_runs,
-					  sizeof(struct hugetlb_luo_run_ser)),
 };
 
 /*
@@ -437,8 +406,6 @@ static int hugetlb_luo_file_write(struct hugetlb_luo_file *hf)
 	for (i = 0; i < hf->nr_folios; i++) {
 		u64 pfn = folio_pfn(hf->folios[i]), index = hf->folios[i]->index;
 
-		if (!i && hugetlb_luo_inject & HUGETLB_LUO_INJECT_INDEX)
-			index++;
 		if (n && ext[n - 1].pfn + ext[n - 1].nr * step == pfn &&
 		    ext[n - 1].index + ext[n - 1].nr * step == index) {
 			ext[n - 1].nr++;
@@ -472,52 +439,7 @@ static size_t hugetlb_luo_fdt_size(struct hugetlb_luo_out *out)
 			(HUGETLB_LUO_FDT_HSTATE +
 			 num_node_state(N_MEMORY) * HUGETLB_LUO_FDT_POOL);
 
-	if (hugetlb_luo_inject)
-		size += HUGETLB_LUO_FDT_HSTATE + HUGETLB_LUO_FDT_POOL;
-
 	return PAGE_ALIGN(size);
-}
-
-/* Bogus one-page runs to list after the real runs of the pool of @first. */
-static unsigned int hugetlb_luo_inject_runs(unsigned int order, u64 first,
-					    struct hugetlb_luo_run_ser *extra)
-{
-	unsigned int n = 0;
-
-	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_UNALIGNED)
-		extra[n++].pfn = first + 1;
-	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_BEYOND)
-		extra[n++].pfn = GENMASK_ULL(63, order);
-	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_UNPRESERVED)
-		extra[n++].pfn = ALIGN_DOWN(PHYS_PFN(__pa_symbol(_text)),
-					    1UL << order);
-	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_DUPLICATE)
-		extra[n++].pfn = first;
-	return n;
-}
-
-/* An hstate node of an order no kernel registers, listing @first. */
-static int hugetlb_luo_inject_hstate(void *fdt, struct hugetlb_luo_out *out)
-{
-	char name[32];
-	int err;
-
-	snprintf(name, sizeof(name), HUGETLB_LUO_HSTATE_NODE,
-		 HUGETLB_LUO_INJECT_ORDER_BOGUS);
-	err = fdt_begin_node(fdt, name);
-	err |= fdt_property_u32(fdt, HUGETLB_LUO_ORDER_PROP,
-				HUGETLB_LUO_INJECT_ORDER_BOGUS);
-	snprintf(name, sizeof(name), HUGETLB_LUO_POOL_NODE, 0);
-	err |= fdt_begin_node(fdt, name);
-	err |= fdt_property_u32(fdt, HUGETLB_LUO_NID_PROP, 0);
-	err |= fdt_property_u32(fdt, HUGETLB_LUO_SURPLUS_PROP, 0);
-	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_FREE_PROP, 1);
-	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_IN_USE_PROP, 0);
-	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_RUNS_PROP, 1);
-	err |= fdt_property_u64(fdt, HUGETLB_LUO_RUNS_PROP,
-				kho_block_set_head_pa(&out->inject_runs));
-	err |= fdt_end_node(fdt);
-	return err ?: fdt_end_node(fdt);
 }
 
 static int hugetlb_luo_fdt_write_pool(void *fdt, int nid,
@@ -533,7 +455,7 @@ static int hugetlb_luo_fdt_write_pool(void *fdt, int nid,
 	/* Only pages handed over can stay surplus in the next kernel. */
 	err |= fdt_property_u32(fdt, HUGETLB_LUO_SURPLUS_PROP,
 				min(pool->nr_surplus, nr_in_use));
-	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_FREE_PROP, pool->nr_listed);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_FREE_PROP, pool->nr_free);
 	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_IN_USE_PROP, nr_in_use);
 	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_RUNS_PROP, pool->nr_runs);
 	err |= fdt_property_u64(fdt, HUGETLB_LUO_RUNS_PROP,
@@ -556,7 +478,7 @@ static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hugetlb_luo_out *out,
 
 		pool = hugetlb_luo_pool_of(out->pools, h, nid);
 		nr_in_use = hugetlb_luo_nr_in_use(out, h, nid);
-		if (!pool->nr_listed && !nr_in_use)
+		if (!pool->nr_free && !nr_in_use)
 			continue;
 
 		if (!open) {
@@ -623,12 +545,6 @@ static int hugetlb_luo_fdt_build(struct hugetlb_luo_out *out, void *fdt,
 		}
 	}
 
-	if (!kho_block_set_is_empty(&out->inject_runs)) {
-		err = hugetlb_luo_inject_hstate(fdt, out);
-		if (err)
-			return err;
-	}
-
 	list_for_each_entry(hf, &out->files, list) {
 		err = hugetlb_luo_fdt_write_file(fdt, hf);
 		if (err)
@@ -669,8 +585,12 @@ static int hugetlb_luo_fdt_update(struct hugetlb_luo_out *out)
 		return -ENOSPC;
 	}
 
-	if (fdt && size <= out->fdt_size)
-		return hugetlb_luo_fdt_write(out, fdt, out->fdt_size);
+	if (fdt && size <= out->fdt_size) {
+		err = hugetlb_luo_fdt_write(out, fdt, out->fdt_size);
+		if (!err)
+			out->tree_stale = false;
+		return err;
+	}
 
 	fdt = kho_alloc_preserve(size);
 	if (IS_ERR(fdt))
@@ -694,6 +614,7 @@ static int hugetlb_luo_fdt_update(struct hugetlb_luo_out *out)
 		kho_unpreserve_free(out->fdt);
 	out->fdt = fdt;
 	out->fdt_size = size;
+	out->tree_stale = false;
 	return 0;
 
 err_free:
@@ -711,7 +632,6 @@ static void hugetlb_luo_pool_drop(struct hugetlb_luo_pool *pool)
 
 	kho_block_set_destroy(&pool->runs);
 	pool->nr_runs = 0;
-	pool->nr_listed = 0;
 	for (i = 0; i < pool->nr_preserved; i++)
 		kho_unpreserve_folio(pool->folios[i]);
 	for (i = 0; i < pool->nr_free; i++)
@@ -730,19 +650,13 @@ static int hugetlb_luo_cmp_pfn(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * Hand over the free pages of @pool as runs of physically contiguous huge
- * pages, plus the bogus runs that testing asks for on the first pool with
- * free pages.
- */
-static int hugetlb_luo_pool_runs(struct hugetlb_luo_out *out,
-				 struct hstate *h,
+/* Hand over the free pages of @pool as runs of contiguous huge pages. */
+static int hugetlb_luo_pool_runs(struct hstate *h,
 				 struct hugetlb_luo_pool *pool)
 {
 	unsigned long step = pages_per_huge_page(h);
 	struct hugetlb_luo_run_ser *runs;
 	unsigned long i, n = 0;
-	unsigned int extra;
 	int err;
 
 	if (!pool->nr_free)
@@ -750,8 +664,7 @@ static int hugetlb_luo_pool_runs(struct hugetlb_luo_out *out,
 
 	sort(pool->folios, pool->nr_free, sizeof(*pool->folios),
 	     hugetlb_luo_cmp_pfn, NULL);
-	runs = kvmalloc_array(pool->nr_free + HUGETLB_LUO_INJECT_POOL_MAX,
-			      sizeof(*runs), GFP_KERNEL);
+	runs = kvmalloc_array(pool->nr_free, sizeof(*runs), GFP_KERNEL);
 	if (!runs)
 		return -ENOMEM;
 
@@ -765,17 +678,6 @@ static int hugetlb_luo_pool_runs(struct hugetlb_luo_out *out,
 			runs[n++].nr = 1;
 		}
 	}
-	pool->nr_listed = pool->nr_free;
-
-	if (hugetlb_luo_inject && !out->inject_first) {
-		out->inject_first = runs[0].pfn;
-		extra = hugetlb_luo_inject_runs(huge_page_order(h), runs[0].pfn,
-						&runs[n]);
-		for (i = n; i < n + extra; i++)
-			runs[i].nr = 1;
-		n += extra;
-		pool->nr_listed += extra;
-	}
 
 	err = hugetlb_luo_list_write(&pool->runs, runs, n);
 	if (!err)
@@ -784,8 +686,7 @@ static int hugetlb_luo_pool_runs(struct hugetlb_luo_out *out,
 	return err;
 }
 
-static int hugetlb_luo_pool_snap(struct hugetlb_luo_out *out, struct hstate *h,
-				 int nid, bool free_pages,
+static int hugetlb_luo_pool_snap(struct hstate *h, int nid, bool free_pages,
 				 struct hugetlb_luo_pool *pool)
 {
 	unsigned long max_free, nr, i;
@@ -814,7 +715,7 @@ static int hugetlb_luo_pool_snap(struct hugetlb_luo_out *out, struct hstate *h,
 			return err;
 		pool->nr_preserved++;
 	}
-	return hugetlb_luo_pool_runs(out, h, pool);
+	return hugetlb_luo_pool_runs(h, pool);
 }
 
 static void hugetlb_luo_snapshot_drop(struct hugetlb_luo_out *out)
@@ -828,8 +729,6 @@ static void hugetlb_luo_snapshot_drop(struct hugetlb_luo_out *out)
 		hugetlb_luo_pool_drop(&out->pools[i]);
 	kvfree(out->pools);
 	out->pools = NULL;
-	kho_block_set_destroy(&out->inject_runs);
-	out->inject_first = 0;
 
 	/* Leave the files only, for an aborted update. It can only shrink. */
 	if (out->fdt && hugetlb_luo_fdt_update(out))
@@ -839,8 +738,8 @@ static void hugetlb_luo_snapshot_drop(struct hugetlb_luo_out *out)
 /* The bytes of KHO memory that the hand-over data takes. */
 static unsigned long hugetlb_luo_data_bytes(struct hugetlb_luo_out *out)
 {
-	unsigned long blocks = out->inject_runs.nblocks;
 	struct hugetlb_luo_file *hf;
+	unsigned long blocks = 0;
 	unsigned int i;
 
 	list_for_each_entry(hf, &out->files, list)
@@ -883,24 +782,11 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 			struct hugetlb_luo_pool *pool;
 
 			pool = hugetlb_luo_pool_of(out->pools, h, nid);
-			err = hugetlb_luo_pool_snap(out, h, nid, free_pages,
-						    pool);
+			err = hugetlb_luo_pool_snap(h, nid, free_pages, pool);
 			if (err)
 				goto err_drop;
 			free_mb += (pool->nr_free << huge_page_shift(h)) >> 20;
 		}
-	}
-
-	if (hugetlb_luo_inject & HUGETLB_LUO_INJECT_ORDER &&
-	    out->inject_first) {
-		struct hugetlb_luo_run_ser run = {
-			.pfn = out->inject_first,
-			.nr = 1,
-		};
-
-		err = hugetlb_luo_list_write(&out->inject_runs, &run, 1);
-		if (err)
-			goto err_drop;
 	}
 
 	err = hugetlb_luo_fdt_update(out);
@@ -1452,22 +1338,22 @@ static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 
 	/*
 	 * This runs in the kexec blackout window: a file only patches its own
-	 * position, unless faults or mappings changed its lists since
-	 * preserve (or a failed attempt left them stale), and the last freeze
-	 * writes the pools and the tree. Should that fail, dropping the pools
-	 * rewrites the tree from the files.
+	 * position in the tree, unless faults or mappings changed its lists
+	 * since preserve (or a failed attempt left them or the tree stale),
+	 * and the last freeze writes the pools and the whole tree.
 	 */
 	last = out->nr_frozen + 1 == out->nr_preserved;
 	if (!err && (changed || hf->stale)) {
+		/* Rewriting a list may move it: the tree must follow. */
+		out->tree_stale = true;
 		hf->stale = true;
 		err = hugetlb_luo_file_write(hf);
-		if (!err && !last)
-			err = hugetlb_luo_fdt_update(out);
 		if (!err)
 			hf->stale = false;
-	} else if (!err && !last) {
-		err = hugetlb_luo_fdt_set_pos(out, hf);
 	}
+	if (!err && !last)
+		err = out->tree_stale ? hugetlb_luo_fdt_update(out) :
+					hugetlb_luo_fdt_set_pos(out, hf);
 	if (err)
 		pr_err("file %llu: cannot refresh its record: %pe\n", hf->id,
 		       ERR_PTR(err));
@@ -1990,13 +1876,6 @@ static int __init hugetlb_luo_init(void)
 	err = liveupdate_register_flb(&hugetlb_luo_handler, &hugetlb_luo_flb);
 	if (err)
 		liveupdate_unregister_file_handler(&hugetlb_luo_handler);
-
-	if (IS_ENABLED(CONFIG_LIVEUPDATE_HUGETLB_INJECT) && !err) {
-		pr_warn("hand-over data corruption for testing is available\n");
-		debugfs_create_u32("inject", 0600,
-				   debugfs_create_dir("hugetlb_luo", NULL),
-				   &hugetlb_luo_inject);
-	}
 out:
 	if (err && err != -EOPNOTSUPP) {
 		pr_err("could not register the file handler: %pe\n",

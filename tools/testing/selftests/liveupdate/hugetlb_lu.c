@@ -42,11 +42,10 @@
  *   two_updates              one file across two live updates (3 stages)
  *   finish_without_retrieve  session finished, file never retrieved
  *   unpreserve_before_kexec  session closed before kexec
- *   inject_pool              pools only, with bogus PFNs and a bogus hstate
- *                            added to the outgoing tree (debugfs inject):
- *                            the next kernel keeps every real page
- *   inject_file              a file whose first folio gets a misaligned
- *                            index in the tree: retrieve fails, no page lost
+ *   corrupt_file             a sparse file of 8 pages, each its own extent,
+ *                            4 of which are rewritten in the outgoing block
+ *                            list through /dev/mem: the next kernel refuses
+ *                            3 pages, keeps the rest, retrieve fails
  */
 
 #define _GNU_SOURCE
@@ -115,23 +114,18 @@
 #define HLU_KMSG		"/dev/kmsg"
 
 /*
- * Test-only corruption of the outgoing tree (CONFIG_LIVEUPDATE_HUGETLB_INJECT),
- * as in mm/hugetlb_luo.c. The pool bits append one-page runs, in this order,
- * to the free runs of the first pool with free pages: its first PFN + 1, all
- * ones above the order bits, the huge page of the kernel text, its first PFN
- * again; and add an hstate of order 1 that lists that first PFN.
+ * corrupt_file: the outgoing extents of its file are rewritten through
+ * /dev/mem. Extent 1 gets an unaligned PFN, extent 3 the PFN of extent 0,
+ * extent 5 a PFN beyond memory: 3 pages the next kernel cannot restore.
+ * Extent 6 gets an unaligned index: restored, but the record is invalid.
  */
-#define HLU_INJECT		"/sys/kernel/debug/hugetlb_luo/inject"
-#define HLU_INJECT_POOL_BITS	0x1fU	/* unaligned, beyond, unpreserved, duplicate, order */
-#define HLU_INJECT_INDEX_BIT	0x20U	/* index + 1 for folio 0 of each file */
-#define HLU_INJECT_NR_PFNS	4	/* one-page runs appended by the pool bits */
-#define HLU_INJECT_ORDER	1	/* order of the bogus hstate */
+#define HLU_DEVMEM		"/dev/mem"
+#define HLU_CORRUPT_EXTENTS	8	/* one page each: the file is sparse */
+#define HLU_CORRUPT_LOST	3
+#define HLU_BEYOND_PFN		0x10000000000ULL	/* 4 PiB of 4 KiB pages */
 
 /* Lines of mm/hugetlb_luo.c in the kernel log, pr_fmt() included. */
 #define HLU_LOG			"hugetlb_luo: "
-#define HLU_LOG_RESTORED	HLU_LOG "order %u node %d: restored %lld preserved pages"
-#define HLU_LOG_UNUSABLE \
-	HLU_LOG "order %u node %d: %d of %lld preserved pages unusable, not added to the pool"
 
 /* The KHO subtree, as in include/linux/kho/abi/hugetlb.h */
 #define HLU_FDT_NAME		"hugetlb"
@@ -160,8 +154,7 @@
 #define HLU_RESTRICT		0x1	/* size/layout changes refused after preserve */
 #define HLU_NO_RETRIEVE		0x4	/* finish the session without retrieving */
 #define HLU_UNPRESERVE		0x8	/* close the session before kexec */
-#define HLU_INJECT_POOL		0x10	/* bogus pool entries in the outgoing tree */
-#define HLU_INJECT_FILE		0x20	/* misaligned folio 0 in the outgoing tree */
+#define HLU_CORRUPT_FILE	0x20	/* extents rewritten in the outgoing list */
 #define HLU_SPARSE		0x40	/* holes; one filled after preserve, all at the end */
 #define HLU_NORESERVE		0x80	/* mapped MAP_NORESERVE: nothing reserved */
 #define HLU_WRITER		0x100	/* a child writes to the last page until kexec */
@@ -233,9 +226,8 @@ static const struct hlu_case hlu_cases[] = {
 	  { { HLU_2M, 64 } } },
 	{ "unpreserve_before_kexec", 2, HLU_UNPRESERVE, 1 << HLU_2M, 1,
 	  { { HLU_2M, 64 } } },
-	{ "inject_pool", 2, HLU_INJECT_POOL, (1 << HLU_2M) | (1 << HLU_1G), 0,
-	  { { 0 } } },
-	{ "inject_file", 2, HLU_INJECT_FILE, 1 << HLU_2M, 1, { { HLU_2M, 8 } } },
+	{ "corrupt_file", 2, HLU_CORRUPT_FILE, 1 << HLU_2M, 1,
+	  { { HLU_2M, HLU_CORRUPT_EXTENTS, 2 } } },
 	/* 1 GiB of 2 MiB pages, 8 of them written */
 	{ "sparse", 2, HLU_SPARSE, 1 << HLU_2M, 1, { { HLU_2M, 8, 64 } } },
 	{ "sparse_noreserve", 2, HLU_SPARSE | HLU_NORESERVE, 1 << HLU_2M, 1,
@@ -335,19 +327,6 @@ struct hlu_file {
 };
 
 static const struct hlu_case *hlu_case;
-
-/*
- * inject_pool: the pool the kernel appended the bogus PFNs to, as found in
- * the incoming tree.
- */
-struct hlu_inject {
-	int h;				/* page size, -1 until found */
-	int nid;
-	int off;			/* its node-<nid> in the incoming tree */
-	bool stripped;			/* the injected pages taken off its count */
-};
-
-static struct hlu_inject hlu_inj = { .h = -1, .nid = -1, .off = -1 };
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -1157,8 +1136,6 @@ static void *read_blob(const char *path, size_t *len)
 #define HLU_T_IN_COUNT	"incoming FDT: %s pool per node: free pages and surplus as counted at kexec\n"
 #define HLU_T_IN_USE	"incoming FDT: %s nr-in-use per node is the preserved files' pages there\n"
 #define HLU_T_IN_PFNS	"incoming FDT: %s lists: an address where there are entries, no more runs than pages\n"
-#define HLU_T_IN_EXTRA	"incoming FDT: the first pool with free pages lists the 4 injected pages on top of its own\n"
-#define HLU_T_IN_ORDER1	"incoming FDT: an injected hstate-1 node lists one free page in one run\n"
 
 /* Report the record lines of @st's files (and pools, @in) with @code. */
 static void fdt_report(const struct hlu_state *st, bool in, int code)
@@ -1179,10 +1156,6 @@ static void fdt_report(const struct hlu_state *st, bool in, int code)
 		ksft_test_result_report(code, HLU_T_IN_USE, hlu_hsizes[h].label);
 		ksft_test_result_report(code, HLU_T_IN_PFNS, hlu_hsizes[h].label);
 	}
-	if (in && (hlu_case->flags & HLU_INJECT_POOL)) {
-		ksft_test_result_report(code, HLU_T_IN_EXTRA);
-		ksft_test_result_report(code, HLU_T_IN_ORDER1);
-	}
 }
 
 #ifdef HLU_HAVE_LIBFDT
@@ -1190,7 +1163,6 @@ static void fdt_report(const struct hlu_state *st, bool in, int code)
 struct hlu_pool_walk {
 	const struct hlu_state *st;
 	int h;
-	struct hlu_inject *inj;		/* inject_pool, when its pool is of this size */
 	bool numa;			/* per-node counters exist */
 	bool seen[HLU_MAX_NODES];
 	__s64 nr_free;
@@ -1507,19 +1479,6 @@ static void fdt_pool_node(const void *fdt, int off, struct hlu_pool_walk *w)
 			       (unsigned long long)nr_runs, (unsigned long long)nr_fr);
 		w->bad_list++;
 	}
-	if (w->inj && off == w->inj->off) {
-		/* inject_pool: one-page runs on top of its own; checked on their own */
-		if (nr_fr < HLU_INJECT_NR_PFNS + 1 || nr_runs < HLU_INJECT_NR_PFNS + 1) {
-			ksft_print_msg("FDT: %s %s: %llu free pages in %llu runs, %s + %d\n",
-				       label, name, (unsigned long long)nr_fr,
-				       (unsigned long long)nr_runs, "expected its own",
-				       HLU_INJECT_NR_PFNS);
-			w->bad_cnt++;
-			return;
-		}
-		nr_fr -= HLU_INJECT_NR_PFNS;
-		w->inj->stripped = true;
-	}
 	w->nr_free += nr_fr;
 	w->nr_used += nr_use;
 	/* The tests' surplus pages are all file pages. */
@@ -1568,7 +1527,7 @@ static void fdt_check_pool(const void *fdt, const struct hlu_state *st, int h)
 {
 	const struct hlu_counters *c = &st->at_kexec.all[h];
 	const struct hlu_hsize *hs = &hlu_hsizes[h];
-	struct hlu_pool_walk w = { .st = st, .h = h, .inj = hlu_inj.h == h ? &hlu_inj : NULL };
+	struct hlu_pool_walk w = { .st = st, .h = h };
 	int hoff, off, n;
 	char name[32];
 	__u64 nr_exp;
@@ -1614,122 +1573,15 @@ static void fdt_check_pool(const void *fdt, const struct hlu_state *st, int h)
 	ksft_test_result(!w.bad_list, HLU_T_IN_PFNS, hs->label);
 }
 
-/* The page size of huge page order @order, or -1. */
-static int hsize_of_order(unsigned long long order)
-{
-	int h;
-
-	for (h = 0; h < HLU_NR_HSIZES; h++) {
-		if (hlu_hsizes[h].order == order)
-			return h;
-	}
-	return -1;
-}
-
-/*
- * inject_pool: the kernel adds to the first pool with free pages in the
- * order it writes them, hstates then nodes: the first node-<nid> with free
- * pages of the first hstate node of a known size.
- */
-static void fdt_inject_find(const void *fdt, struct hlu_inject *inj)
-{
-	unsigned long long order, nid;
-	int hs, nd, h;
-	__u64 nr;
-
-	fdt_for_each_subnode(hs, fdt, 0) {
-		if (!name_num(fdt_get_name(fdt, hs, NULL), HLU_FDT_HSTATE, &order))
-			continue;
-		h = hsize_of_order(order);
-		if (h < 0)
-			continue;
-		fdt_for_each_subnode(nd, fdt, hs) {
-			if (!name_num(fdt_get_name(fdt, nd, NULL), HLU_FDT_NODE, &nid) ||
-			    nid >= HLU_MAX_NODES || !fdt_u64(fdt, nd, HLU_FDT_NR_FREE, &nr) ||
-			    !nr)
-				continue;
-			inj->h = h;
-			inj->nid = nid;
-			inj->off = nd;
-			ksft_print_msg("incoming FDT: first pool with free pages: %s node%d\n",
-				       hlu_hsizes[h].label, inj->nid);
-			return;
-		}
-	}
-	ksft_print_msg("incoming FDT: no pool with free pages\n");
-}
-
-/*
- * inject_pool: "hstate-1" has order 1 and one node-0, nid 0, with one free
- * page in one run and no page in use.
- */
-static int fdt_check_order1(const void *fdt)
-{
-	__u64 nr_fr = ~0ULL, nr_use = ~0ULL, nr_runs = ~0ULL;
-	unsigned int nodes = 0;
-	int hs, nd, bad = 0;
-	const char *nname;
-	char name[32];
-	__u32 val;
-
-	snprintf(name, sizeof(name), HLU_FDT_HSTATE "%u", HLU_INJECT_ORDER);
-	hs = fdt_subnode_offset(fdt, 0, name);
-	if (hs < 0) {
-		ksft_print_msg("incoming FDT: no %s node\n", name);
-		return 1;
-	}
-	if (!fdt_u32(fdt, hs, HLU_FDT_ORDER, &val) || val != HLU_INJECT_ORDER)
-		bad += fdt_bad_prop(name, HLU_FDT_ORDER);
-	fdt_for_each_subnode(nd, fdt, hs) {
-		nodes++;
-		nname = fdt_get_name(fdt, nd, NULL);
-		if (!nname || strcmp(nname, HLU_FDT_NODE "0") ||
-		    !fdt_u32(fdt, nd, HLU_FDT_NID, &val) || val) {
-			ksft_print_msg("incoming FDT: %s/%s: expected node-0 with nid 0\n", name,
-				       nname ? nname : "?");
-			bad++;
-			continue;
-		}
-		fdt_u64(fdt, nd, HLU_FDT_NR_FREE, &nr_fr);
-		fdt_u64(fdt, nd, HLU_FDT_NR_IN_USE, &nr_use);
-		fdt_u64(fdt, nd, HLU_FDT_NR_RUNS, &nr_runs);
-		if (nr_fr != 1 || nr_use || nr_runs != 1) {
-			ksft_print_msg("incoming FDT: %s/%s: %llu free, %llu runs, %llu in use\n",
-				       name, nname, (unsigned long long)nr_fr,
-				       (unsigned long long)nr_runs, (unsigned long long)nr_use);
-			bad++;
-		}
-	}
-	if (nodes != 1) {
-		ksft_print_msg("incoming FDT: %s has %u nodes, expected 1\n", name, nodes);
-		bad++;
-	}
-	return bad;
-}
-
-/* inject_pool: the injected runs were found (and taken off); hstate-1 is there. */
-static void fdt_check_inject(const void *fdt, const struct hlu_inject *inj)
-{
-	if (!inj->stripped)
-		ksft_print_msg("incoming FDT: no injected pages found\n");
-	ksft_test_result(inj->stripped, HLU_T_IN_EXTRA);
-	ksft_test_result(!fdt_check_order1(fdt), HLU_T_IN_ORDER1);
-}
-
 static void fdt_check(const void *fdt, const struct hlu_state *st, bool in)
 {
-	bool inject = in && (hlu_case->flags & HLU_INJECT_POOL);
 	int h;
 
 	fdt_check_files(fdt, st, in);
-	if (inject)
-		fdt_inject_find(fdt, &hlu_inj);
 	for (h = 0; in && h < HLU_NR_HSIZES; h++) {
 		if (st->at_kexec.present[h])
 			fdt_check_pool(fdt, st, h);
 	}
-	if (inject)
-		fdt_check_inject(fdt, &hlu_inj);
 }
 #else
 static int fdt_verify(const void *fdt, size_t len, unsigned int nr_files)
@@ -1835,30 +1687,100 @@ static void check_out_fdt(const struct hlu_state *st)
 	check_fdt(st, false, blob, len, dir);
 }
 
-/* ---- fault injection and the kernel log ------------------------------- */
+/* An entry of the extent list, as in include/linux/kho/abi/hugetlb.h. */
+struct hlu_extent {
+	__u64 pfn;
+	__u64 index;
+	__u64 nr;
+};
 
-/* Arm the test-only corruption of the next outgoing tree with @bits. */
-static void inject_set(unsigned int bits)
+#ifdef HLU_HAVE_LIBFDT
+/* The address and length of the extent list of the only file node. */
+static bool out_extents(__u64 *pa, __u64 *nr)
 {
-	__s64 val = -1;
-	char buf[32];
-	int fd, len;
-	ssize_t n;
+	size_t len;
+	bool dir;
+	void *fdt;
+	int off;
 
-	fd = open(HLU_INJECT, O_WRONLY);
-	if (fd < 0)
-		hlu_bail("open %s: %s (kernel without CONFIG_LIVEUPDATE_HUGETLB_INJECT?)\n",
-			 HLU_INJECT, strerror(errno));
-	len = snprintf(buf, sizeof(buf), "%#x\n", bits);
-	n = write(fd, buf, len);
-	if (n != len)
-		hlu_bail("write %#x to %s: %s\n", bits, HLU_INJECT,
-			 n < 0 ? strerror(errno) : "short write");
-	close(fd);
-	hlu_read_s64(HLU_INJECT, &val);
-	ksft_test_result(val == bits, "%s set to %#x (reads back %lld)\n", HLU_INJECT, bits,
-			 (long long)val);
+	*pa = 0;
+	fdt = fdt_read(false, &len, &dir);
+	if (!fdt || fdt_verify(fdt, len, 1) < 0) {
+		free(fdt);
+		return false;
+	}
+	fdt_for_each_subnode(off, fdt, 0) {
+		if (fdt_is_file(fdt, off) && fdt_u64(fdt, off, HLU_FDT_EXTENTS, pa))
+			fdt_u64(fdt, off, HLU_FDT_NR_EXTENTS, nr);
+	}
+	free(fdt);
+	return *pa;
 }
+#else
+static bool out_extents(__u64 *pa, __u64 *nr)
+{
+	ksft_print_msg("built without libfdt: the extent list cannot be found\n");
+	return false;
+}
+#endif
+
+/*
+ * corrupt_file, right after preserve: the one-page extents of file 0 in
+ * the kernel's outgoing block list match pagemap; then 4 of them are
+ * rewritten through /dev/mem (see HLU_CORRUPT_LOST). Freeze rewrites a
+ * list only when the file changed, so the corruption goes along.
+ */
+static void corrupt_extents(const struct hlu_state *st)
+{
+	const struct hlu_file_rec *rec = &st->file[0];
+	__u64 step = hlu_hsizes[rec->hsize].size / HLU_BASE_PAGE;
+	struct hlu_extent e[HLU_CORRUPT_EXTENTS], back[HLU_CORRUPT_EXTENTS];
+	__u64 hdr[2], pa, nr = 0;
+	unsigned int i, bad = 0;
+	int fd;
+
+	if (!out_extents(&pa, &nr) || nr != HLU_CORRUPT_EXTENTS)
+		hlu_bail("outgoing FDT: no list of %d extents for file 0 (%llu)\n",
+			 HLU_CORRUPT_EXTENTS, (unsigned long long)nr);
+	fd = open(HLU_DEVMEM, O_RDWR | O_SYNC);
+	if (fd < 0)
+		hlu_bail("open %s: %s (CONFIG_DEVMEM=y, CONFIG_STRICT_DEVMEM=n?)\n", HLU_DEVMEM,
+			 strerror(errno));
+	if (pread(fd, hdr, sizeof(hdr), pa) != sizeof(hdr) ||
+	    pread(fd, e, sizeof(e), pa + sizeof(hdr)) != sizeof(e))
+		hlu_bail("read the extent list at %#llx: %s\n", (unsigned long long)pa,
+			 strerror(errno));
+	if (hdr[0] || hdr[1] != HLU_CORRUPT_EXTENTS) {
+		ksft_print_msg("extent list: next %#llx, count %llu\n", (unsigned long long)hdr[0],
+			       (unsigned long long)hdr[1]);
+		bad++;
+	}
+	for (i = 0; i < HLU_CORRUPT_EXTENTS; i++) {
+		if (e[i].pfn == rec->pfn[i] && e[i].index == i * rec->stride * step &&
+		    e[i].nr == 1)
+			continue;
+		ksft_print_msg("extent %u: pfn %#llx index %#llx nr %llu, pagemap %#llx\n", i,
+			       (unsigned long long)e[i].pfn, (unsigned long long)e[i].index,
+			       (unsigned long long)e[i].nr, (unsigned long long)rec->pfn[i]);
+		bad++;
+	}
+	ksft_test_result(!bad, "outgoing extent list of file 0 (read through %s) matches pagemap\n",
+			 HLU_DEVMEM);
+
+	e[1].pfn += 1;
+	e[3].pfn = e[0].pfn;
+	e[5].pfn = HLU_BEYOND_PFN;
+	e[6].index += 1;
+	if (pwrite(fd, e, sizeof(e), pa + sizeof(hdr)) != sizeof(e) ||
+	    pread(fd, back, sizeof(back), pa + sizeof(hdr)) != sizeof(back))
+		hlu_bail("rewrite the extent list at %#llx: %s\n", (unsigned long long)pa,
+			 strerror(errno));
+	close(fd);
+	ksft_test_result(!memcmp(back, e, sizeof(e)),
+			 "extents 1, 3, 5 (PFN) and 6 (index) of file 0 rewritten\n");
+}
+
+/* ---- the kernel log ---------------------------------------------------- */
 
 /*
  * Number of records of this boot's kernel log that contain @needle, read
@@ -1915,62 +1837,31 @@ static void log_expect(const char *needle, int nr, const char *what)
 }
 
 /*
- * inject_pool, after the kexec: the pool that got the bogus PFNs restored
- * all its own pages and turned the 4 bogus ones down, hstate-1 its only
- * one, and no other pool lost a page. The pool is the one found in the
- * incoming tree; without it, the first of the counters with free pages
- * (the scenario registers 2M first, as the kernel iterates its hstates).
+ * corrupt_file, after the kexec: the pool as at kexec, but for the 3 pages
+ * of broken extents, which the next kernel could not restore, and for the
+ * reservation of the file, whose record it refused.
  */
-static void check_inject_log(const struct hlu_state *st)
+static void corrupt_expect(const struct hlu_state *st, struct hlu_pool *exp)
 {
-	struct hlu_inject inj = hlu_inj;
-	const struct hlu_counters *c;
-	char line[160], what[160];
-	unsigned int order;
-	int h, n;
+	static const unsigned int lost[HLU_CORRUPT_LOST] = { 1, 3, 5 };
+	const struct hlu_file_rec *rec = &st->file[0];
+	unsigned int i;
+	int nid;
 
-	if (inj.h < 0) {
-		for (h = 0; inj.h < 0 && h < HLU_NR_HSIZES; h++) {
-			if (st->at_kexec.present[h] && st->at_kexec.all[h].free > 0)
-				inj.h = h;
-		}
-		if (inj.h < 0)
-			inj.h = HLU_2M;
-		for (n = 0; inj.nid < 0 && n < HLU_MAX_NODES; n++) {
-			if (st->at_kexec.node_present[inj.h][n] &&
-			    st->at_kexec.node[inj.h][n].free > 0)
-				inj.nid = n;
-		}
-		if (inj.nid < 0)
-			inj.nid = 0;
-		ksft_print_msg("injected pool not found in the tree: taking %s node%d\n",
-			       hlu_hsizes[inj.h].label, inj.nid);
+	for (i = 0; i < HLU_CORRUPT_LOST; i++) {
+		nid = rec->nid[lost[i]];
+		exp->all[rec->hsize].nr--;
+		if (nid >= 0 && nid < HLU_MAX_NODES && exp->node_present[rec->hsize][nid])
+			exp->node[rec->hsize][nid].nr--;
 	}
-	order = hlu_hsizes[inj.h].order;
-	c = st->at_kexec.node_present[inj.h][inj.nid] ? &st->at_kexec.node[inj.h][inj.nid] :
-							 &st->at_kexec.all[inj.h];
-
-	snprintf(line, sizeof(line), HLU_LOG_RESTORED, order, inj.nid, (long long)c->nr);
-	snprintf(what, sizeof(what), "%s node%d restored all %lld of its own pages",
-		 hlu_hsizes[inj.h].label, inj.nid, (long long)c->nr);
-	log_expect(line, 1, what);
-
-	snprintf(line, sizeof(line), HLU_LOG_UNUSABLE, order, inj.nid, HLU_INJECT_NR_PFNS,
-		 (long long)c->nr + HLU_INJECT_NR_PFNS);
-	snprintf(what, sizeof(what), "%s node%d turned down the %d injected PFNs",
-		 hlu_hsizes[inj.h].label, inj.nid, HLU_INJECT_NR_PFNS);
-	log_expect(line, 1, what);
-
-	snprintf(line, sizeof(line), HLU_LOG_UNUSABLE, HLU_INJECT_ORDER, 0, 1, 1LL);
-	log_expect(line, 1, "the injected order 1 page turned down");
-
-	log_expect("preserved pages unusable", 2, "no other pool reports unusable pages");
+	exp->all[rec->hsize].resv = 0;
 }
 
 /*
- * inject_file, after the kexec: folio 0 of the file has index 1 in the
- * tree, so retrieve fails with EINVAL and says why; once the session is
- * finished, every page of the file is back in the free pool.
+ * corrupt_file, after the kexec: the next kernel could not restore the 3
+ * pages whose extents were broken, said so, and refuses to retrieve the
+ * file; once the session is finished, every page it restored is back in
+ * the free pool, and only the 3 refused ones are missing from it.
  */
 static void check_bad_file(int sfd, const struct hlu_state *st, const char *name)
 {
@@ -1981,16 +1872,16 @@ static void check_bad_file(int sfd, const struct hlu_state *st, const char *name
 
 	fd = hlu_retrieve(sfd, rec->token);
 	if (fd != -EINVAL)
-		ksft_print_msg("RETRIEVE_FD, misaligned folio index: expected EINVAL, got %s\n",
+		ksft_print_msg("RETRIEVE_FD, corrupted extents: expected EINVAL, got %s\n",
 			       fd >= 0 ? "an fd" : strerror(-fd));
 	if (fd >= 0)
 		close(fd);
 	ksft_test_result(fd == -EINVAL,
-			 "file 0 with folio 0 at index 1: RETRIEVE_FD fails with EINVAL\n");
+			 "file 0 with 4 corrupted extents: RETRIEVE_FD fails with EINVAL\n");
 
-	snprintf(line, sizeof(line), ": invalid folio 0 (pfn %#llx index 0x1)",
-		 (unsigned long long)rec->pfn[0]);
-	log_expect(line, 1, "boot names the invalid folio 0, its PFN and index");
+	snprintf(line, sizeof(line), ": %d of %u pages unusable", HLU_CORRUPT_LOST,
+		 rec->nr_pages);
+	log_expect(line, 1, "boot counts the 3 pages of broken extents as unusable");
 	log_expect(HLU_LOG "failed to retrieve file ", 1, "retrieve reports the failed file");
 
 	ret = luo_session_finish(sfd);
@@ -2000,7 +1891,8 @@ static void check_bad_file(int sfd, const struct hlu_state *st, const char *name
 	ksft_test_result(!ret, "finish session %s after the failed retrieve\n", name);
 	close(sfd);
 
-	/* Total as at kexec, all of it free. */
+	/* Total as at kexec but the refused pages, all of it free. */
+	corrupt_expect(st, &exp);
 	for (h = 0; h < HLU_NR_HSIZES; h++) {
 		exp.all[h].free = exp.all[h].nr;
 		exp.all[h].resv = 0;
@@ -2011,7 +1903,7 @@ static void check_bad_file(int sfd, const struct hlu_state *st, const char *name
 		}
 	}
 	pool_check(&exp, pool_mask(&st->at_kexec), true,
-		   "failed file's pages back in the free pool (free == total as at kexec, per node)");
+		   "restored pages back in the free pool, the 3 refused ones not (per node)");
 }
 
 /* ---- stage 1 pieces --------------------------------------------------- */
@@ -2471,10 +2363,6 @@ static void stage1(int luo_fd)
 		ksft_test_result(files_nodes(st) >= 2, "file pages on %d NUMA nodes\n",
 				 files_nodes(st));
 	/* Before preserve, which writes the file nodes; the pools go at kexec. */
-	if (c->flags & HLU_INJECT_POOL)
-		inject_set(HLU_INJECT_POOL_BITS);
-	if (c->flags & HLU_INJECT_FILE)
-		inject_set(HLU_INJECT_INDEX_BIT);
 	if (c->nr_files) {
 		pool_check_in_use(st, "before preserve: file pages counted in use (per node)");
 		sessions_open(luo_fd, 2, sfds, false);
@@ -2508,6 +2396,8 @@ static void stage1(int luo_fd)
 	}
 	if (c->nr_files)
 		check_out_fdt(st);
+	if (c->flags & HLU_CORRUPT_FILE)
+		corrupt_extents(st);
 	if (c->flags & HLU_SPARSE)
 		fill_after_preserve(&files[0], st);
 	if (c->flags & HLU_WRITER)
@@ -2831,7 +2721,7 @@ static void stage_next(int luo_fd, int stage)
 	struct hlu_file files[HLU_MAX_FILES];
 	int sfds[HLU_MAX_SESSIONS];
 	struct hlu_state *st;
-	struct hlu_pool now;
+	struct hlu_pool now, exp;
 	unsigned int i;
 	int h, sfd, ret;
 	size_t fdt_len;
@@ -2848,10 +2738,13 @@ static void stage_next(int luo_fd, int stage)
 
 	pool_read(&now);
 	pool_print("after kexec", &now);
+	exp = st->at_kexec;
+	if (hlu_case->flags & HLU_CORRUPT_FILE)
+		corrupt_expect(st, &exp);
 	for (h = 0; h < HLU_NR_HSIZES; h++) {
 		if (!st->at_kexec.present[h])
 			continue;
-		pool_check(&st->at_kexec, 1 << h, true, hlu_hsizes[h].label[0] == '2' ?
+		pool_check(&exp, 1 << h, true, hlu_hsizes[h].label[0] == '2' ?
 			   "2M pool after kexec as before (total/free/resv/surplus, per node)" :
 			   "1G pool after kexec as before (total/free/resv/surplus, per node)");
 	}
@@ -2859,8 +2752,6 @@ static void stage_next(int luo_fd, int stage)
 		check_no_fdt(true, fdt, dir);
 	else
 		check_fdt(st, true, fdt, fdt_len, dir);
-	if (c->flags & HLU_INJECT_POOL)
-		check_inject_log(st);
 
 	if (c->flags & HLU_UNPRESERVE) {
 		hlu_session_name(name, sizeof(name), "dropped", stage);
@@ -2887,7 +2778,7 @@ static void stage_next(int luo_fd, int stage)
 	sfd = sfds[0];
 	data_session_name(name, sizeof(name), 0, stage);
 
-	if (c->flags & HLU_INJECT_FILE) {
+	if (c->flags & HLU_CORRUPT_FILE) {
 		check_bad_file(sfd, st, name);
 		hlu_exit();
 	}
