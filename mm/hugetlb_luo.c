@@ -97,12 +97,15 @@
  * Limits
  * ======
  *
- * The tree holds about 200 bytes per file and per pool; the lists 16 bytes
- * per entry, in pages of 255 entries. With 2 MiB pages a file costs 8 KiB
- * per GiB; a free pool one run per physically contiguous stretch of pages,
- * whatever its size. A list may hold about 2.5 million entries (KHO's limit
- * of 10000 blocks per list): 5 TiB of 2 MiB pages in one file, and as many
- * runs per pool and node. Preserving a file that would not fit fails with
+ * The tree holds about 200 bytes per file and per pool. A free pool takes
+ * one 16-byte run per physically contiguous stretch of pages, a file one
+ * 24-byte extent per stretch contiguous in the file and in memory, in
+ * blocks of 255 runs or 170 extents: a pool allocated at boot, or a file
+ * faulted in order, takes a block whatever its size. At worst, with no two
+ * huge pages adjacent, that is 8225 bytes per GiB of 2 MiB pages for a
+ * pool and 12338 for a file. A list may hold 10000 blocks (KHO's limit):
+ * 2.5 million runs or 1.7 million extents, 5 TiB and 3.3 TiB of 2 MiB pages
+ * in that worst case. Preserving a file that would not fit fails with
  * ``-ENOSPC``, and so does the kexec if the pools do not fit.
  *
  * Preserved File Properties
