@@ -262,6 +262,7 @@ struct hugetlb_luo_file {
  * @nr_preserved: How many of them are preserved with KHO (all but after a
  *           failure).
  * @nr_surplus: Surplus pages of the hstate on the node at freeze time.
+ * @nr_in_use: Pages of preserved files of the hstate on the node.
  * @runs:    @folios as handed over, a list of hugetlb_luo_run_ser.
  * @nr_runs: Number of entries in @runs.
  */
@@ -270,6 +271,7 @@ struct hugetlb_luo_pool {
 	unsigned long nr_free;
 	unsigned long nr_preserved;
 	unsigned long nr_surplus;
+	unsigned long nr_in_use;
 	struct kho_block_set runs;
 	unsigned long nr_runs;
 };
@@ -310,8 +312,8 @@ static struct hugetlb_luo_out hugetlb_luo_out = {
 };
 
 /*
- * Incoming: the subtree of the previous kernel. KHO's debugfs shows it, so
- * it is never freed.
+ * Incoming: the subtree of the previous kernel, found once during boot.
+ * KHO's debugfs keeps showing it.
  */
 static const void *hugetlb_luo_in_tree __ro_after_init;
 
@@ -348,21 +350,6 @@ static struct hugetlb_luo_pool *
 hugetlb_luo_pool_of(struct hugetlb_luo_pool *pools, struct hstate *h, int nid)
 {
 	return &pools[hstate_index(h) * nr_node_ids + nid];
-}
-
-static unsigned long hugetlb_luo_nr_in_use(struct hugetlb_luo_out *out,
-					   struct hstate *h, int nid)
-{
-	struct hugetlb_luo_file *hf;
-	unsigned long i, nr = 0;
-
-	list_for_each_entry(hf, &out->files, list) {
-		if (hf->h != h)
-			continue;
-		for (i = 0; i < hf->nr_folios; i++)
-			nr += folio_nid(hf->folios[i]) == nid;
-	}
-	return nr;
 }
 
 /*
@@ -446,8 +433,7 @@ static size_t hugetlb_luo_fdt_size(struct hugetlb_luo_out *out)
 }
 
 static int hugetlb_luo_fdt_write_pool(void *fdt, int nid,
-				      struct hugetlb_luo_pool *pool,
-				      unsigned long nr_in_use)
+				      struct hugetlb_luo_pool *pool)
 {
 	char name[32];
 	int err;
@@ -457,9 +443,10 @@ static int hugetlb_luo_fdt_write_pool(void *fdt, int nid,
 	err |= fdt_property_u32(fdt, HUGETLB_LUO_NID_PROP, nid);
 	/* Only pages handed over can stay surplus in the next kernel. */
 	err |= fdt_property_u32(fdt, HUGETLB_LUO_SURPLUS_PROP,
-				min(pool->nr_surplus, nr_in_use));
+				min(pool->nr_surplus, pool->nr_in_use));
 	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_FREE_PROP, pool->nr_free);
-	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_IN_USE_PROP, nr_in_use);
+	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_IN_USE_PROP,
+				pool->nr_in_use);
 	err |= fdt_property_u64(fdt, HUGETLB_LUO_NR_RUNS_PROP, pool->nr_runs);
 	err |= fdt_property_u64(fdt, HUGETLB_LUO_RUNS_PROP,
 				kho_block_set_head_pa(&pool->runs));
@@ -477,11 +464,9 @@ static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hugetlb_luo_out *out,
 
 	for_each_node_state(nid, N_MEMORY) {
 		struct hugetlb_luo_pool *pool;
-		unsigned long nr_in_use;
 
 		pool = hugetlb_luo_pool_of(out->pools, h, nid);
-		nr_in_use = hugetlb_luo_nr_in_use(out, h, nid);
-		if (!pool->nr_free && !nr_in_use)
+		if (!pool->nr_free && !pool->nr_in_use)
 			continue;
 
 		if (!open) {
@@ -495,7 +480,7 @@ static int hugetlb_luo_fdt_write_hstate(void *fdt, struct hugetlb_luo_out *out,
 			open = true;
 		}
 
-		err = hugetlb_luo_fdt_write_pool(fdt, nid, pool, nr_in_use);
+		err = hugetlb_luo_fdt_write_pool(fdt, nid, pool);
 		if (err)
 			return err;
 	}
@@ -762,7 +747,7 @@ static unsigned long hugetlb_luo_data_bytes(struct hugetlb_luo_out *out)
  */
 static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 {
-	unsigned long free_mb = 0, file_mb = 0;
+	unsigned long free_mb = 0, file_mb = 0, j;
 	struct hugetlb_luo_file *hf;
 	struct hstate *h;
 	unsigned int i;
@@ -792,12 +777,17 @@ static int hugetlb_luo_snapshot(struct hugetlb_luo_out *out)
 		}
 	}
 
+	/* The preserved files cannot change any more: count their pages once. */
+	list_for_each_entry(hf, &out->files, list) {
+		for (j = 0; j < hf->nr_folios; j++)
+			hugetlb_luo_pool_of(out->pools, hf->h,
+					    folio_nid(hf->folios[j]))->nr_in_use++;
+		file_mb += (hf->nr_folios << huge_page_shift(hf->h)) >> 20;
+	}
+
 	err = hugetlb_luo_fdt_update(out);
 	if (err)
 		goto err_drop;
-
-	list_for_each_entry(hf, &out->files, list)
-		file_mb += (hf->nr_folios << huge_page_shift(hf->h)) >> 20;
 	/* What a next kernel without this feature would never get back. */
 	pr_info("handing over %lu MiB of free huge pages and %lu MiB of preserved files; a kernel without CONFIG_LIVEUPDATE_HUGETLB keeps them reserved\n",
 		free_mb, file_mb);
