@@ -13,6 +13,9 @@
 #   make series        out/series: the patches to mail, with a cover letter
 #                      (AM_CHECK=1: and git am them onto a fresh base)
 #   make check-series  build every prefix of the series in four configs
+#   make vmtest        run luo_kexec_simple, hugetlb_files and hugetlb_pools
+#                      through upstream's vmtest.sh (VMTESTS="name ..." for
+#                      others)
 #   make bench         what a live update costs: hugetlb vs shmem vs nothing
 #                      preserved, in QEMU, into out/bench (BENCH_SMOKE=1: a
 #                      two-minute check that the benchmark still works)
@@ -21,7 +24,7 @@
 H := harness
 export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE AM_CHECK BENCH_SMOKE BENCH_REPS BENCH_FULL
 
-.PHONY: all demo check tree refresh kernel selftests initramfs lint series check-series bench deps fetch clean
+.PHONY: all demo check tree refresh kernel selftests initramfs lint series check-series vmtest bench deps fetch clean
 all: demo
 
 demo:
@@ -59,6 +62,9 @@ series: deps
 
 check-series: deps
 	@$(H)/check-series.sh
+
+vmtest: tree
+	@$(H)/vmtest.sh $(VMTESTS)
 
 bench: deps
 	@$(H)/deps.sh bench

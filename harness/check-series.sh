@@ -18,6 +18,10 @@
 # elsewhere; CHECK_SERIES_ALL=1 builds every prefix regardless.
 # Prints one "PASS|FAIL check-series-CONFIG (...)" line per config.
 . "$(dirname "$0")/lib.sh"
+# W=1 runs kernel-doc, a python script, on every file: the system python
+# directly, not through a version manager's shims, which cost more than
+# the compiler.
+export PATH=/usr/bin:$PATH
 
 CONFIGS=${CONFIGS:-test no-hugetlb-lu no-liveupdate no-hugetlbfs}
 SDIR=${CHECK_SERIES_DIR:-$CACHE/series}

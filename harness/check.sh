@@ -90,6 +90,18 @@ for s in "${scns[@]}"; do
 	fi
 	record "$r"
 done
+# Upstream's own runner, on the tests written for it.
+vts=()
+for t in luo_kexec_simple hugetlb_files hugetlb_pools; do
+	# shellcheck disable=SC2053
+	[[ vmtest-$t == $T ]] && vts+=("$t")
+done
+if [ ${#vts[@]} -gt 0 ]; then
+	note "vmtest.sh: ${vts[*]}"
+	while read -r line; do
+		case $line in PASS*|FAIL*) record "$line" ;; esac
+	done < <("$HARNESS/vmtest.sh" "${vts[@]}" || true)
+fi
 # Bisectability, last: every prefix of the series in four configs. Its
 # build folders live in the cache; with none there yet (a cold first run
 # takes over an hour on two cores) it is skipped, never passed.

@@ -5,8 +5,9 @@
 #  - uncommitted changes to a base file are first folded into the last
 #    commit that touched it (a new "UNSORTED" commit when none did);
 #  - each commit becomes patches/<name>.patch: its message as the header,
-#    its hunks to base files as the diff; patches/series lists the commits
-#    in order, each with the new files (and MAINTAINERS) it adds;
+#    its hunks to base files, and to new files an earlier commit added, as
+#    the diff; patches/series lists the commits in order, each with the new
+#    files (and MAINTAINERS) it adds;
 #  - files the base lacks are copied to the same path here, and our entry
 #    is taken back out of MAINTAINERS.
 . "$(dirname "$0")/lib.sh"
@@ -60,7 +61,8 @@ for c in $(git_t rev-list --reverse base..HEAD); do
 	while read -r f; do
 		if [ "$f" = MAINTAINERS ]; then
 			maint=(MAINTAINERS)
-		elif in_base "$f"; then
+		elif in_base "$f" || git_t cat-file -e "$c^:$f" 2>/dev/null; then
+			# A base file, or a new one an earlier commit added.
 			base_files+=("$f")
 		else
 			new_files+=("$f")

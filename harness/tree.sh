@@ -97,9 +97,25 @@ add_maintainers() {
 	maint_done=1
 }
 
+# A new file that later commits change: the repository holds its final
+# version, the commit that adds it gets that version without the hunks of
+# the later patches, taken off last first.
+mapfile -t entries < <(series_entries)
+added_version() {
+	local f=$1 i=$2 j later
+	for ((j = ${#entries[@]} - 1; j > i; j--)); do
+		later=$HLU_ROOT/patches/${entries[j]%%|*}
+		grep -q "^diff --git a/$f b/$f\$" "$later" || continue
+		git_t apply -R --include="$f" --whitespace=nowarn "$later" ||
+			die "the hunks of $(basename "$later") to $f do not come off its final version"
+	done
+}
+
 # One commit per series entry.
 if [ -f "$HLU_ROOT/patches/series" ]; then
+	i=-1
 	while IFS='|' read -r patch files; do
+		i=$((i + 1))
 		p=$HLU_ROOT/patches/$patch
 		[ -f "$p" ] || die "patches/series names $patch, which does not exist"
 		msg=$(mktemp)
@@ -124,12 +140,13 @@ if [ -f "$HLU_ROOT/patches/series" ]; then
 			[ -f "$HLU_ROOT/$f" ] || die "patches/series: $patch lists $f, which does not exist"
 			mkdir -p "$(dirname "$TREE/$f")"
 			cp "$HLU_ROOT/$f" "$TREE/$f"
+			added_version "$f" "$i"
 			git_t add -f "$f"
 		done
 		git_t commit -q --allow-empty -F "$msg.full" \
 			--author="${author:-$GIT_AUTHOR_NAME} <${email:-$GIT_AUTHOR_EMAIL}>"
 		rm -f "$msg" "$msg.info" "$msg.full"
-	done < <(series_entries)
+	done < <(printf '%s\n' "${entries[@]}")
 fi
 
 # Overlay files that no series entry lists yet still go in, last.

@@ -125,12 +125,12 @@
  *   The file's reservation map (the ranges that shared mappings and
  *   fallocate() reserved) is preserved as it is at freeze time. The next
  *   kernel reserves the pages of those ranges that hold no page at boot,
- *   from the free pages handed over, so ``HugePages_Rsvd`` is the same
- *   before and after the update, and gives them to the file at retrieve: a
- *   later fault in a reserved hole succeeds, and closing the file releases
- *   the reservation. Retrieve fails with ``-ENOMEM`` if the pool cannot
- *   back the reservation. Pages faulted in through ``MAP_NORESERVE``
- *   mappings carry no reservation, before or after.
+ *   from its pool, so ``HugePages_Rsvd`` is the same before and after the
+ *   update, and gives them to the file at retrieve: a later fault in a
+ *   reserved hole succeeds, and closing the file releases the reservation.
+ *   Retrieve fails with ``-ENOMEM`` if the pool cannot back the
+ *   reservation. Pages faulted in through ``MAP_NORESERVE`` mappings carry
+ *   no reservation, before or after.
  *
  * File Size, Position and Seals
  *   Preserved. Only the seals in ``HUGETLB_LUO_ALL_SEALS`` are supported.

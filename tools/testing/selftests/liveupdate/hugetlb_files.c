@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+/*
+ * A hugetlb memfd across one live update: the next kernel must give back
+ * the same physical pages with the same bytes, and count them as in use
+ * until the file goes.
+ *
+ * Stage 1 makes sure the default (2 MiB) pool has the pages it needs,
+ * fills a memfd of HLF_NR_PAGES huge pages, records their PFNs from
+ * /proc/self/pagemap, preserves the memfd and checks that its size is
+ * frozen. The record goes along in a shmem memfd of the same session.
+ * Stage 2 retrieves both and compares size, bytes, PFNs and
+ * /proc/meminfo; closing the file must return its pages to the pool.
+ *
+ * Needs only /proc, so upstream's runner can run it:
+ * vmtest.sh -T hugetlb_files.
+ */
+
+#define _GNU_SOURCE
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <linux/memfd.h>
+
+#include <libliveupdate.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB		0x0004U
+#endif
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB		(21U << 26)
+#endif
+
+#define HLF_STATE_SESSION	"hugetlb_files_state"
+#define HLF_STATE_TOKEN		999
+#define HLF_SESSION		"hugetlb-files"
+#define HLF_FILE_TOKEN		1
+#define HLF_RECORD_TOKEN	2
+#define HLF_NR_PAGES		8
+#define HLF_HPAGE		(2UL << 20)
+#define HLF_SIZE		(HLF_NR_PAGES * HLF_HPAGE)
+#define HLF_MAGIC		0x484c4631	/* "HLF1" */
+
+/* What stage 1 hands to stage 2. */
+struct hlf_record {
+	uint64_t magic;
+	uint64_t seed;
+	uint64_t pfn[HLF_NR_PAGES];
+};
+
+struct hlf_meminfo {
+	long total;
+	long free;
+	long rsvd;
+	long surp;
+	long size_kb;
+};
+
+static long hlf_field(const char *buf, const char *name)
+{
+	const char *p = strstr(buf, name);
+
+	if (!p)
+		fail_exit("no %s in /proc/meminfo", name);
+	p += strlen(name);
+	while (*p == ' ')
+		p++;
+	return atol(p);
+}
+
+static void hlf_meminfo(struct hlf_meminfo *m)
+{
+	static char buf[8192];
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/meminfo", O_RDONLY);
+	if (fd < 0)
+		fail_exit("open /proc/meminfo");
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		fail_exit("read /proc/meminfo");
+	buf[n] = '\0';
+
+	m->total = hlf_field(buf, "HugePages_Total:");
+	m->free = hlf_field(buf, "HugePages_Free:");
+	m->rsvd = hlf_field(buf, "HugePages_Rsvd:");
+	m->surp = hlf_field(buf, "HugePages_Surp:");
+	m->size_kb = hlf_field(buf, "Hugepagesize:");
+	ksft_print_msg("HugePages_Total %ld Free %ld Rsvd %ld Surp %ld\n",
+		       m->total, m->free, m->rsvd, m->surp);
+}
+
+/* Make sure the default pool has @nr free pages. */
+static void hlf_reserve_pool(long nr)
+{
+	struct hlf_meminfo m;
+	char buf[32];
+	int fd, len;
+
+	hlf_meminfo(&m);
+	if (m.size_kb != HLF_HPAGE >> 10)
+		ksft_exit_skip("default huge page size is %ld kB, not 2048\n",
+			       m.size_kb);
+	if (m.free >= nr)
+		return;
+
+	len = snprintf(buf, sizeof(buf), "%ld", m.total + nr - m.free);
+	fd = open("/proc/sys/vm/nr_hugepages", O_WRONLY);
+	if (fd < 0 || write(fd, buf, len) != len)
+		fail_exit("cannot grow the huge page pool to %s pages", buf);
+	close(fd);
+
+	hlf_meminfo(&m);
+	if (m.free < nr)
+		fail_exit("only %ld free huge pages, %ld needed", m.free, nr);
+}
+
+static uint64_t hlf_word(uint64_t seed, uint64_t page, uint64_t word)
+{
+	uint64_t x = seed ^ (page << 32) ^ word;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The PFN of the huge page at @addr, from /proc/self/pagemap. */
+static uint64_t hlf_pfn(const void *addr)
+{
+	off_t off = (uintptr_t)addr / getpagesize() * sizeof(uint64_t);
+	uint64_t entry;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		fail_exit("open /proc/self/pagemap");
+	if (lseek(fd, off, SEEK_SET) != off ||
+	    read(fd, &entry, sizeof(entry)) != sizeof(entry))
+		fail_exit("read /proc/self/pagemap");
+	close(fd);
+
+	if (!(entry >> 63) || !(entry & ((1ULL << 55) - 1)))
+		fail_exit("page at %p: not present or no PFN (root?)", addr);
+	return entry & ((1ULL << 55) - 1);
+}
+
+static void run_stage_1(int luo_fd)
+{
+	struct hlf_record rec = { .magic = HLF_MAGIC };
+	struct hlf_meminfo before, after;
+	uint64_t *words;
+	int session_fd, mfd, rfd;
+	unsigned long p, w;
+
+	hlf_reserve_pool(HLF_NR_PAGES);
+
+	create_state_file(luo_fd, HLF_STATE_SESSION, HLF_STATE_TOKEN, 2);
+	session_fd = luo_create_session(luo_fd, HLF_SESSION);
+	if (session_fd < 0)
+		fail_exit("luo_create_session");
+
+	mfd = memfd_create("hugetlb_files", MFD_HUGETLB | MFD_HUGE_2MB);
+	if (mfd < 0)
+		fail_exit("memfd_create(MFD_HUGETLB)");
+	if (ftruncate(mfd, HLF_SIZE))
+		fail_exit("ftruncate");
+	words = mmap(NULL, HLF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     mfd, 0);
+	if (words == MAP_FAILED)
+		fail_exit("mmap");
+
+	rec.seed = (uint64_t)getpid() << 20 ^ (uintptr_t)words;
+	for (p = 0; p < HLF_NR_PAGES; p++) {
+		uint64_t *page = words + p * (HLF_HPAGE / sizeof(*words));
+
+		for (w = 0; w < HLF_HPAGE / sizeof(*words); w++)
+			page[w] = hlf_word(rec.seed, p, w);
+		rec.pfn[p] = hlf_pfn(page);
+	}
+
+	hlf_meminfo(&before);
+	if (luo_session_preserve_fd(session_fd, mfd, HLF_FILE_TOKEN))
+		fail_exit("preserve the hugetlb memfd");
+	hlf_meminfo(&after);
+	if (after.total != before.total || after.free != before.free)
+		fail_exit("preserve changed the pool");
+
+	/* The layout of a preserved file is frozen. */
+	if (ftruncate(mfd, HLF_SIZE + HLF_HPAGE) == 0 || errno != EPERM)
+		fail_exit("ftruncate of a preserved file did not fail with EPERM");
+
+	rfd = memfd_create("hugetlb_files_record", 0);
+	if (rfd < 0 || write(rfd, &rec, sizeof(rec)) != sizeof(rec))
+		fail_exit("write the record");
+	if (luo_session_preserve_fd(session_fd, rfd, HLF_RECORD_TOKEN))
+		fail_exit("preserve the record");
+
+	ksft_print_msg("[STAGE 1] %d pages of 2 MiB preserved, first PFN %#llx\n",
+		       HLF_NR_PAGES, (unsigned long long)rec.pfn[0]);
+	close(luo_fd);
+	daemonize_and_wait();
+}
+
+static void run_stage_2(int luo_fd, int state_session_fd)
+{
+	struct hlf_meminfo m;
+	struct hlf_record rec;
+	int session_fd, mfd, rfd, stage;
+	uint64_t *words;
+	unsigned long p, w;
+
+	restore_and_read_stage(state_session_fd, HLF_STATE_TOKEN, &stage);
+	if (stage != 2)
+		fail_exit("expected stage 2, the state file says %d", stage);
+
+	session_fd = luo_retrieve_session(luo_fd, HLF_SESSION);
+	if (session_fd < 0)
+		fail_exit("luo_retrieve_session");
+
+	/* The memfd keeps its position: the end of what stage 1 wrote. */
+	rfd = luo_session_retrieve_fd(session_fd, HLF_RECORD_TOKEN);
+	if (rfd < 0 || lseek(rfd, 0, SEEK_SET) ||
+	    read(rfd, &rec, sizeof(rec)) != sizeof(rec) ||
+	    rec.magic != HLF_MAGIC)
+		fail_exit("read the record");
+	close(rfd);
+
+	/* Before retrieve, the file's pages are in use, not free. */
+	hlf_meminfo(&m);
+	if (m.total - m.free != HLF_NR_PAGES || m.rsvd)
+		fail_exit("expected %d huge pages in use and none reserved",
+			  HLF_NR_PAGES);
+
+	mfd = luo_session_retrieve_fd(session_fd, HLF_FILE_TOKEN);
+	if (mfd < 0)
+		fail_exit("retrieve the hugetlb memfd");
+	if (lseek(mfd, 0, SEEK_END) != (off_t)HLF_SIZE)
+		fail_exit("the retrieved file has another size");
+
+	words = mmap(NULL, HLF_SIZE, PROT_READ, MAP_SHARED, mfd, 0);
+	if (words == MAP_FAILED)
+		fail_exit("mmap the retrieved file");
+	for (p = 0; p < HLF_NR_PAGES; p++) {
+		uint64_t *page = words + p * (HLF_HPAGE / sizeof(*words));
+
+		for (w = 0; w < HLF_HPAGE / sizeof(*words); w++) {
+			if (page[w] != hlf_word(rec.seed, p, w))
+				fail_exit("page %lu word %lu differs", p, w);
+		}
+		if (hlf_pfn(page) != rec.pfn[p])
+			fail_exit("page %lu moved: PFN %#llx, was %#llx", p,
+				  (unsigned long long)hlf_pfn(page),
+				  (unsigned long long)rec.pfn[p]);
+	}
+	ksft_print_msg("[STAGE 2] same bytes and PFNs in all %d pages\n",
+		       HLF_NR_PAGES);
+
+	hlf_meminfo(&m);
+	if (m.total - m.free != HLF_NR_PAGES || m.rsvd)
+		fail_exit("retrieve changed the pool counts");
+
+	/*
+	 * Its pages go back to the pool with the file, which the session
+	 * holds until it is finished.
+	 */
+	munmap(words, HLF_SIZE);
+	close(mfd);
+	if (luo_session_finish(session_fd) < 0)
+		fail_exit("finish the session");
+	close(session_fd);
+	hlf_meminfo(&m);
+	if (m.free != m.total)
+		fail_exit("%ld huge pages still in use after close",
+			  m.total - m.free);
+
+	if (luo_session_finish(state_session_fd) < 0)
+		fail_exit("finish the state session");
+	ksft_print_msg("\n--- HUGETLB FILES TEST PASSED ---\n");
+}
+
+int main(int argc, char *argv[])
+{
+	return luo_test(argc, argv, HLF_STATE_SESSION, run_stage_1, run_stage_2);
+}
