@@ -52,75 +52,6 @@ struct hlf_record {
 	uint64_t pfn[HLF_NR_PAGES];
 };
 
-struct hlf_meminfo {
-	long total;
-	long free;
-	long rsvd;
-	long surp;
-	long size_kb;
-};
-
-static long hlf_field(const char *buf, const char *name)
-{
-	const char *p = strstr(buf, name);
-
-	if (!p)
-		fail_exit("no %s in /proc/meminfo", name);
-	p += strlen(name);
-	while (*p == ' ')
-		p++;
-	return atol(p);
-}
-
-static void hlf_meminfo(struct hlf_meminfo *m)
-{
-	static char buf[8192];
-	ssize_t n;
-	int fd;
-
-	fd = open("/proc/meminfo", O_RDONLY);
-	if (fd < 0)
-		fail_exit("open /proc/meminfo");
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		fail_exit("read /proc/meminfo");
-	buf[n] = '\0';
-
-	m->total = hlf_field(buf, "HugePages_Total:");
-	m->free = hlf_field(buf, "HugePages_Free:");
-	m->rsvd = hlf_field(buf, "HugePages_Rsvd:");
-	m->surp = hlf_field(buf, "HugePages_Surp:");
-	m->size_kb = hlf_field(buf, "Hugepagesize:");
-	ksft_print_msg("HugePages_Total %ld Free %ld Rsvd %ld Surp %ld\n",
-		       m->total, m->free, m->rsvd, m->surp);
-}
-
-/* Make sure the default pool has @nr free pages. */
-static void hlf_reserve_pool(long nr)
-{
-	struct hlf_meminfo m;
-	char buf[32];
-	int fd, len;
-
-	hlf_meminfo(&m);
-	if (m.size_kb != HLF_HPAGE >> 10)
-		ksft_exit_skip("default huge page size is %ld kB, not 2048\n",
-			       m.size_kb);
-	if (m.free >= nr)
-		return;
-
-	len = snprintf(buf, sizeof(buf), "%ld", m.total + nr - m.free);
-	fd = open("/proc/sys/vm/nr_hugepages", O_WRONLY);
-	if (fd < 0 || write(fd, buf, len) != len)
-		fail_exit("cannot grow the huge page pool to %s pages", buf);
-	close(fd);
-
-	hlf_meminfo(&m);
-	if (m.free < nr)
-		fail_exit("only %ld free huge pages, %ld needed", m.free, nr);
-}
-
 static uint64_t hlf_word(uint64_t seed, uint64_t page, uint64_t word)
 {
 	uint64_t x = seed ^ (page << 32) ^ word;
@@ -154,12 +85,12 @@ static uint64_t hlf_pfn(const void *addr)
 static void run_stage_1(int luo_fd)
 {
 	struct hlf_record rec = { .magic = HLF_MAGIC };
-	struct hlf_meminfo before, after;
+	struct luo_hugepages before, after;
 	uint64_t *words;
 	int session_fd, mfd, rfd;
 	unsigned long p, w;
 
-	hlf_reserve_pool(HLF_NR_PAGES);
+	luo_hugepages_ensure_free(HLF_NR_PAGES, &before);
 
 	create_state_file(luo_fd, HLF_STATE_SESSION, HLF_STATE_TOKEN, 2);
 	session_fd = luo_create_session(luo_fd, HLF_SESSION);
@@ -185,10 +116,10 @@ static void run_stage_1(int luo_fd)
 		rec.pfn[p] = hlf_pfn(page);
 	}
 
-	hlf_meminfo(&before);
+	luo_hugepages(&before);
 	if (luo_session_preserve_fd(session_fd, mfd, HLF_FILE_TOKEN))
 		fail_exit("preserve the hugetlb memfd");
-	hlf_meminfo(&after);
+	luo_hugepages(&after);
 	if (after.total != before.total || after.free != before.free)
 		fail_exit("preserve changed the pool");
 
@@ -210,9 +141,9 @@ static void run_stage_1(int luo_fd)
 
 static void run_stage_2(int luo_fd, int state_session_fd)
 {
-	struct hlf_meminfo m;
+	struct luo_hugepages m;
 	struct hlf_record rec;
-	int session_fd, mfd, rfd, stage;
+	int session_fd, mfd, stage;
 	uint64_t *words;
 	unsigned long p, w;
 
@@ -224,16 +155,12 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 	if (session_fd < 0)
 		fail_exit("luo_retrieve_session");
 
-	/* The memfd keeps its position: the end of what stage 1 wrote. */
-	rfd = luo_session_retrieve_fd(session_fd, HLF_RECORD_TOKEN);
-	if (rfd < 0 || lseek(rfd, 0, SEEK_SET) ||
-	    read(rfd, &rec, sizeof(rec)) != sizeof(rec) ||
-	    rec.magic != HLF_MAGIC)
-		fail_exit("read the record");
-	close(rfd);
+	luo_retrieve_record(session_fd, HLF_RECORD_TOKEN, &rec, sizeof(rec));
+	if (rec.magic != HLF_MAGIC)
+		fail_exit("the record is not ours");
 
 	/* Before retrieve, the file's pages are in use, not free. */
-	hlf_meminfo(&m);
+	luo_hugepages(&m);
 	if (m.total - m.free != HLF_NR_PAGES || m.rsvd)
 		fail_exit("expected %d huge pages in use and none reserved",
 			  HLF_NR_PAGES);
@@ -262,7 +189,7 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 	ksft_print_msg("[STAGE 2] same bytes and PFNs in all %d pages\n",
 		       HLF_NR_PAGES);
 
-	hlf_meminfo(&m);
+	luo_hugepages(&m);
 	if (m.total - m.free != HLF_NR_PAGES || m.rsvd)
 		fail_exit("retrieve changed the pool counts");
 
@@ -275,7 +202,7 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 	if (luo_session_finish(session_fd) < 0)
 		fail_exit("finish the session");
 	close(session_fd);
-	hlf_meminfo(&m);
+	luo_hugepages(&m);
 	if (m.free != m.total)
 		fail_exit("%ld huge pages still in use after close",
 			  m.total - m.free);

@@ -43,41 +43,6 @@ struct hlp_record {
 	int64_t free;
 };
 
-static long hlp_field(const char *buf, const char *name)
-{
-	const char *p = strstr(buf, name);
-
-	if (!p)
-		fail_exit("no %s in /proc/meminfo", name);
-	p += strlen(name);
-	while (*p == ' ')
-		p++;
-	return atol(p);
-}
-
-/* HugePages_Total and HugePages_Free of the default page size. */
-static void hlp_pool(long *total, long *free)
-{
-	static char buf[8192];
-	ssize_t n;
-	int fd;
-
-	fd = open("/proc/meminfo", O_RDONLY);
-	if (fd < 0)
-		fail_exit("open /proc/meminfo");
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		fail_exit("read /proc/meminfo");
-	buf[n] = '\0';
-
-	if (hlp_field(buf, "Hugepagesize:") != 2048)
-		ksft_exit_skip("default huge page size is not 2048 kB\n");
-	*total = hlp_field(buf, "HugePages_Total:");
-	*free = hlp_field(buf, "HugePages_Free:");
-	ksft_print_msg("HugePages_Total %ld Free %ld\n", *total, *free);
-}
-
 static int hlp_open_root(void)
 {
 	int fd;
@@ -91,23 +56,11 @@ static int hlp_open_root(void)
 static void run_stage_1(int luo_fd)
 {
 	struct hlp_record rec = { .magic = HLP_MAGIC };
-	long total, free;
-	int session_fd, fd, fd2, rfd, len;
-	char buf[32];
+	struct luo_hugepages m;
+	int session_fd, fd, fd2, rfd;
 
-	hlp_pool(&total, &free);
-	if (free < HLP_NR_PAGES) {
-		len = snprintf(buf, sizeof(buf), "%ld",
-			       total + HLP_NR_PAGES - free);
-		fd = open("/proc/sys/vm/nr_hugepages", O_WRONLY);
-		if (fd < 0 || write(fd, buf, len) != len)
-			fail_exit("cannot grow the huge page pool");
-		close(fd);
-		hlp_pool(&total, &free);
-		if (free < HLP_NR_PAGES)
-			fail_exit("only %ld free huge pages", free);
-	}
-	rec.free = free;
+	luo_hugepages_ensure_free(HLP_NR_PAGES, &m);
+	rec.free = m.free;
 
 	if (mkdir(HLP_MNT, 0755) && errno != EEXIST)
 		fail_exit("mkdir " HLP_MNT);
@@ -137,7 +90,7 @@ static void run_stage_1(int luo_fd)
 		fail_exit("preserve the record");
 
 	ksft_print_msg("[STAGE 1] pool file preserved: %ld free pages go along\n",
-		       free);
+		       m.free);
 	close(luo_fd);
 	daemonize_and_wait();
 }
@@ -145,8 +98,8 @@ static void run_stage_1(int luo_fd)
 static void run_stage_2(int luo_fd, int state_session_fd)
 {
 	struct hlp_record rec;
-	int session_fd, fd, rfd, stage;
-	long total, free;
+	struct luo_hugepages m;
+	int session_fd, fd, stage;
 
 	restore_and_read_stage(state_session_fd, HLP_STATE_TOKEN, &stage);
 	if (stage != 2)
@@ -156,17 +109,13 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 	if (session_fd < 0)
 		fail_exit("luo_retrieve_session");
 
-	/* The memfd keeps its position: the end of what stage 1 wrote. */
-	rfd = luo_session_retrieve_fd(session_fd, HLP_RECORD_TOKEN);
-	if (rfd < 0 || lseek(rfd, 0, SEEK_SET) ||
-	    read(rfd, &rec, sizeof(rec)) != sizeof(rec) ||
-	    rec.magic != HLP_MAGIC)
-		fail_exit("read the record");
-	close(rfd);
+	luo_retrieve_record(session_fd, HLP_RECORD_TOKEN, &rec, sizeof(rec));
+	if (rec.magic != HLP_MAGIC)
+		fail_exit("the record is not ours");
 
 	/* Booted without hugepages=: the pool is what was handed over. */
-	hlp_pool(&total, &free);
-	if (total != rec.free || free != rec.free)
+	luo_hugepages(&m);
+	if (m.total != rec.free || m.free != rec.free)
 		fail_exit("expected %lld free pages in a pool of as many",
 			  (long long)rec.free);
 
@@ -178,8 +127,8 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 	if (luo_session_finish(session_fd) < 0)
 		fail_exit("finish the session");
 	close(session_fd);
-	hlp_pool(&total, &free);
-	if (total != rec.free || free != rec.free)
+	luo_hugepages(&m);
+	if (m.total != rec.free || m.free != rec.free)
 		fail_exit("the pool changed at finish");
 
 	if (luo_session_finish(state_session_fd) < 0)
