@@ -13,9 +13,9 @@
 #   make series        out/series: the patches to mail, with a cover letter
 #                      (AM_CHECK=1: and git am them onto a fresh base)
 #   make check-series  build every prefix of the series in four configs
-#   make vmtest        run luo_kexec_simple, hugetlb_files and hugetlb_pools
-#                      through upstream's vmtest.sh (VMTESTS="name ..." for
-#                      others)
+#   make vmtest        run luo_kexec_simple and our upstream-style hugetlb
+#                      selftests through upstream's vmtest.sh
+#                      (VMTESTS="name ..." for others)
 #   make bench         what a live update costs: hugetlb vs shmem vs nothing
 #                      preserved, in QEMU, into out/bench (BENCH_SMOKE=1: a
 #                      two-minute check that the benchmark still works)

@@ -92,7 +92,7 @@ for s in "${scns[@]}"; do
 done
 # Upstream's own runner, on the tests written for it.
 vts=()
-for t in luo_kexec_simple hugetlb_files hugetlb_pools; do
+for t in $VMTESTS_DEFAULT; do
 	# shellcheck disable=SC2053
 	[[ vmtest-$t == $T ]] && vts+=("$t")
 done

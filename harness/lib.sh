@@ -15,6 +15,8 @@ if [ "${DEBUG:-1}" = 1 ]; then OBJ=${OBJ:-$BUILD/obj}; else OBJ=${OBJ:-$BUILD/ob
 # overlay files, copied into the assembled tree at the same path.
 KERNEL_DIRS="Documentation arch block drivers fs include init ipc kernel lib mm net scripts security tools virt"
 MAINTAINERS_TITLE="HUGETLB LIVE UPDATE"
+# The selftests that upstream's runner (vmtest.sh -T) runs in make check.
+VMTESTS_DEFAULT="luo_kexec_simple hugetlb_files hugetlb_pools"
 
 die() { echo "error: $*" >&2; exit 1; }
 note() { echo "==> $*" >&2; }

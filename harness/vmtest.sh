@@ -9,13 +9,14 @@
 # Its kernel has no debug options; a warning, oops or lockdep report in
 # its serial log fails the test here all the same.
 #
-#   harness/vmtest.sh [TEST...]    (default: luo_kexec_simple hugetlb_files hugetlb_pools)
+#   harness/vmtest.sh [TEST...]    (default: VMTESTS_DEFAULT of harness/lib.sh)
 #
 # Prints one "PASS|FAIL vmtest-TEST (...)" line per test.
 . "$(dirname "$0")/lib.sh"
 
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(luo_kexec_simple hugetlb_files hugetlb_pools)
+# shellcheck disable=SC2206
+[ ${#tests[@]} -gt 0 ] || tests=($VMTESTS_DEFAULT)
 runner=$TREE/tools/testing/selftests/liveupdate/vmtest.sh
 [ -x "$runner" ] || die "no $runner: run 'make tree' first"
 bdir=$CACHE/vmtest-build-$(echo "$TREE" | sha1sum | cut -c1-8)

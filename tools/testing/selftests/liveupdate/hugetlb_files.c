@@ -18,22 +18,11 @@
 
 #define _GNU_SOURCE
 
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <linux/memfd.h>
 
-#include <libliveupdate.h>
-
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB		0x0004U
-#endif
-#ifndef MFD_HUGE_2MB
-#define MFD_HUGE_2MB		(21U << 26)
-#endif
+#include "hugetlb_util.h"
 
 #define HLF_STATE_SESSION	"hugetlb_files_state"
 #define HLF_STATE_TOKEN		999
@@ -62,26 +51,6 @@ static uint64_t hlf_word(uint64_t seed, uint64_t page, uint64_t word)
 	return x;
 }
 
-/* The PFN of the huge page at @addr, from /proc/self/pagemap. */
-static uint64_t hlf_pfn(const void *addr)
-{
-	off_t off = (uintptr_t)addr / getpagesize() * sizeof(uint64_t);
-	uint64_t entry;
-	int fd;
-
-	fd = open("/proc/self/pagemap", O_RDONLY);
-	if (fd < 0)
-		fail_exit("open /proc/self/pagemap");
-	if (lseek(fd, off, SEEK_SET) != off ||
-	    read(fd, &entry, sizeof(entry)) != sizeof(entry))
-		fail_exit("read /proc/self/pagemap");
-	close(fd);
-
-	if (!(entry >> 63) || !(entry & ((1ULL << 55) - 1)))
-		fail_exit("page at %p: not present or no PFN (root?)", addr);
-	return entry & ((1ULL << 55) - 1);
-}
-
 static void run_stage_1(int luo_fd)
 {
 	struct hlf_record rec = { .magic = HLF_MAGIC };
@@ -97,7 +66,7 @@ static void run_stage_1(int luo_fd)
 	if (session_fd < 0)
 		fail_exit("luo_create_session");
 
-	mfd = memfd_create("hugetlb_files", MFD_HUGETLB | MFD_HUGE_2MB);
+	mfd = memfd_create("hugetlb_files", MFD_HUGETLB | HT_MFD_HUGE_2MB);
 	if (mfd < 0)
 		fail_exit("memfd_create(MFD_HUGETLB)");
 	if (ftruncate(mfd, HLF_SIZE))
@@ -113,7 +82,7 @@ static void run_stage_1(int luo_fd)
 
 		for (w = 0; w < HLF_HPAGE / sizeof(*words); w++)
 			page[w] = hlf_word(rec.seed, p, w);
-		rec.pfn[p] = hlf_pfn(page);
+		rec.pfn[p] = ht_pfn(page);
 	}
 
 	luo_hugepages(&before);
@@ -181,9 +150,9 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 			if (page[w] != hlf_word(rec.seed, p, w))
 				fail_exit("page %lu word %lu differs", p, w);
 		}
-		if (hlf_pfn(page) != rec.pfn[p])
+		if (ht_pfn(page) != rec.pfn[p])
 			fail_exit("page %lu moved: PFN %#llx, was %#llx", p,
-				  (unsigned long long)hlf_pfn(page),
+				  (unsigned long long)ht_pfn(page),
 				  (unsigned long long)rec.pfn[p]);
 	}
 	ksft_print_msg("[STAGE 2] same bytes and PFNs in all %d pages\n",

@@ -39,9 +39,6 @@
  *   pool_2m                  no file: the free 2 MiB pool (stage 1 of the
  *                            rollback scenario, whose next kernel lacks the
  *                            feature)
- *   two_updates              one file across two live updates (3 stages)
- *   finish_without_retrieve  session finished, file never retrieved
- *   unpreserve_before_kexec  session closed before kexec
  *   corrupt_file             a sparse file of 8 pages, each its own extent,
  *                            4 of which are rewritten in the outgoing block
  *                            list through /dev/mem: the next kernel refuses
@@ -152,21 +149,13 @@
 
 /* Case flags */
 #define HLU_RESTRICT		0x1	/* size/layout changes refused after preserve */
-#define HLU_NO_RETRIEVE		0x4	/* finish the session without retrieving */
-#define HLU_UNPRESERVE		0x8	/* close the session before kexec */
 #define HLU_CORRUPT_FILE	0x20	/* extents rewritten in the outgoing list */
-#define HLU_SPARSE		0x40	/* holes; one filled after preserve, all at the end */
-#define HLU_NORESERVE		0x80	/* mapped MAP_NORESERVE: nothing reserved */
 #define HLU_WRITER		0x100	/* a child writes to the last page until kexec */
 #define HLU_INTERLEAVE		0x200	/* pages interleaved over the NUMA nodes */
 #define HLU_SURPLUS		0x400	/* the file needs surplus pages (overcommit) */
 #define HLU_OVERCOMMIT		8	/* nr_overcommit_hugepages of the surplus case */
 #define HLU_NAMED		0x800	/* files of hugetlbfs mounts, not memfds */
 #define HLU_MNT_DIR		"/tmp/hlu-hugetlbfs"	/* + "-<size>" */
-#define HLU_MANY		0x1000	/* 62 files of 2 2M pages, 2 of one 1G page */
-#define HLU_CGROUP		0x2000	/* run in a cgroup; its charges follow the files */
-#define HLU_CG_ROOT		"/sys/fs/cgroup"
-#define HLU_CG_DIR		HLU_CG_ROOT "/hlu"
 #define HLU_NO_POOLS		0x4000	/* no pool file: free pages not handed over */
 #define HLU_POOL_DIR		"/tmp/hlu-pool"		/* + "-<size>" */
 #define HLU_POOL_TOKEN		1000	/* + page size index */
@@ -221,17 +210,8 @@ static const struct hlu_case hlu_cases[] = {
 	{ "pool_2m", 2, 0, 1 << HLU_2M, 0, { { 0 } } },
 	{ "abort_then_update", 2, 0, (1 << HLU_2M) | (1 << HLU_1G), 2,
 	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
-	{ "three_updates", 4, 0, 1 << HLU_2M, 1, { { HLU_2M, 64 } } },
-	{ "finish_without_retrieve", 2, HLU_NO_RETRIEVE, 1 << HLU_2M, 1,
-	  { { HLU_2M, 64 } } },
-	{ "unpreserve_before_kexec", 2, HLU_UNPRESERVE, 1 << HLU_2M, 1,
-	  { { HLU_2M, 64 } } },
 	{ "corrupt_file", 2, HLU_CORRUPT_FILE, 1 << HLU_2M, 1,
 	  { { HLU_2M, HLU_CORRUPT_EXTENTS, 2 } } },
-	/* 1 GiB of 2 MiB pages, 8 of them written */
-	{ "sparse", 2, HLU_SPARSE, 1 << HLU_2M, 1, { { HLU_2M, 8, 64 } } },
-	{ "sparse_noreserve", 2, HLU_SPARSE | HLU_NORESERVE, 1 << HLU_2M, 1,
-	  { { HLU_2M, 8, 64 } } },
 	{ "seals", 2, 0, 1 << HLU_2M, 2,
 	  { { HLU_2M, 4, 1, HLU_SEALS_0 }, { HLU_2M, 4, 1, HLU_SEALS_1 } } },
 	{ "writer", 2, HLU_WRITER, 1 << HLU_2M, 1, { { HLU_2M, 4 } } },
@@ -242,20 +222,11 @@ static const struct hlu_case hlu_cases[] = {
 	/* guest0 on a pagesize=2M mount, guest1 on a pagesize=1G,size=4G one */
 	{ "named", 2, HLU_NAMED, (1 << HLU_2M) | (1 << HLU_1G), 2,
 	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
-	{ "cgroup", 2, HLU_CGROUP, (1 << HLU_2M) | (1 << HLU_1G), 2,
-	  { { HLU_2M, 16 }, { HLU_1G, 1 } } },
-	{ .name = "many_files", .hops = 2, .flags = HLU_MANY,
-	  .pool_mask = (1 << HLU_2M) | (1 << HLU_1G), .nr_files = HLU_MAX_FILES,
-	  .nr_sessions = HLU_MAX_SESSIONS },
 };
 
 /* What file @i of case @c is: its spec, or for many_files one made up. */
 static struct hlu_file_spec hlu_spec(const struct hlu_case *c, int i)
 {
-	struct hlu_file_spec many_2m = { HLU_2M, 2 }, many_1g = { HLU_1G, 1 };
-
-	if (c->flags & HLU_MANY)
-		return i % 32 == 31 ? many_1g : many_2m;
 	return c->files[i];
 }
 
@@ -289,19 +260,10 @@ struct hlu_file_rec {
 	__u32 seals;			/* F_GET_SEALS when preserved */
 	__u32 stride;			/* page p is at huge page index p * stride */
 	__u32 file_pages;		/* file size, in huge pages */
-	__u32 noreserve;		/* mapped MAP_NORESERVE: no reservation */
-	__u32 filled;			/* holes written after the last retrieve */
 	__u32 live_page;		/* 1 + the page a writer owns; 0: none */
 	__u64 hash[HLU_MAX_PAGES];
 	__u64 pfn[HLU_MAX_PAGES];
 	__s32 nid[HLU_MAX_PAGES];	/* NUMA node of each page */
-};
-
-/* Charges of the test's cgroup, in bytes. */
-struct hlu_cg {
-	__s64 current[HLU_NR_HSIZES];	/* hugetlb.<size>.current */
-	__s64 rsvd[HLU_NR_HSIZES];	/* hugetlb.<size>.rsvd.current */
-	__s64 memcg;			/* "hugetlb" in memory.stat */
 };
 
 /* What a stage hands to the next one, in the preserved state memfd. */
@@ -314,7 +276,6 @@ struct hlu_state {
 	struct hlu_pool baseline;	/* stage 1, before any file existed */
 	struct hlu_pool at_kexec;	/* just before this hand-over */
 	__u64 writer_seq;		/* writer: its count when the state was saved */
-	struct hlu_cg cg_at_kexec;	/* cgroup: the charges of the files at kexec */
 	struct hlu_file_rec file[HLU_MAX_FILES];
 };
 
@@ -553,13 +514,11 @@ static bool pool_check(const struct hlu_pool *exp, unsigned int hmask, bool node
 
 /*
  * Pages reserved for @rec: its shared mapping reserved the whole file, pages
- * present or filled use their reservation. MAP_NORESERVE reserves nothing.
+ * present use their reservation.
  */
 static __s64 rec_reserved(const struct hlu_file_rec *rec)
 {
-	if (rec->noreserve)
-		return 0;
-	return (__s64)rec->file_pages - rec->nr_pages - rec->filled;
+	return (__s64)rec->file_pages - rec->nr_pages;
 }
 
 /* Read a byte at @addr, so that a fault maps its page; never optimized out. */
@@ -595,7 +554,7 @@ static void pool_in_use(const struct hlu_pool *base, const struct hlu_state *st,
 	*out = *base;
 	for (i = 0; i < st->nr_files; i++) {
 		rec = &st->file[i];
-		out->all[rec->hsize].free -= rec->nr_pages + rec->filled;
+		out->all[rec->hsize].free -= rec->nr_pages;
 		out->all[rec->hsize].resv += rec_reserved(rec);
 		for (p = 0; p < rec->nr_pages; p++) {
 			if (rec->nid[p] >= 0 && rec->nid[p] < HLU_MAX_NODES)
@@ -617,14 +576,9 @@ static void pool_in_use(const struct hlu_pool *base, const struct hlu_state *st,
 static bool pool_check_in_use(const struct hlu_state *st, const char *what)
 {
 	struct hlu_pool in_use;
-	bool nodes = true;
-	unsigned int i;
 
-	/* The nodes of holes filled late are not recorded. */
-	for (i = 0; i < st->nr_files; i++)
-		nodes &= !st->file[i].filled;
 	pool_in_use(&st->baseline, st, &in_use);
-	return pool_check(&in_use, pool_mask(&st->baseline), nodes, what);
+	return pool_check(&in_use, pool_mask(&st->baseline), true, what);
 }
 
 /* ---- file content and PFNs -------------------------------------------- */
@@ -762,7 +716,7 @@ static bool file_locate(const struct hlu_file *f, const char *ctx)
 
 static int file_map(struct hlu_file *f)
 {
-	int flags = MAP_SHARED | (f->rec->noreserve ? MAP_NORESERVE : 0);
+	int flags = MAP_SHARED;
 	int prot = PROT_READ;
 
 	if (!(f->rec->seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
@@ -848,10 +802,9 @@ static int file_create(struct hlu_file *f, const struct hlu_file_spec *spec,
 	rec->hsize = spec->hsize;
 	rec->stride = spec->stride ? spec->stride : 1;
 	rec->file_pages = spec->nr_pages * rec->stride;
-	rec->noreserve = !!(hlu_case->flags & HLU_NORESERVE);
 	f->len = (size_t)rec->file_pages * f->hs->size;
 	/* A sparse file gets its last page after preserve. */
-	rec->nr_pages = spec->nr_pages - !!(hlu_case->flags & HLU_SPARSE);
+	rec->nr_pages = spec->nr_pages;
 	rec->seed = 0x5eed0000ULL + idx * 0x1000193ULL;
 
 	if (hlu_case->flags & HLU_NAMED) {
@@ -1381,7 +1334,7 @@ static bool fdt_file_is(const void *fdt, int off, const struct hlu_file_rec *rec
 	       fdt_same(print, name, HLU_FDT_SEALS, rec->seals, seals) &&
 	       fdt_same(print, name, HLU_FDT_POS, rec->pos, pos) &&
 	       fdt_same(print, name, HLU_FDT_NR_FOLIOS, rec->nr_pages, nr_folios) &&
-	       fdt_same(print, name, HLU_FDT_NR_RANGES, rec->noreserve ? rec->nr_pages : 1,
+	       fdt_same(print, name, HLU_FDT_NR_RANGES, 1,
 			nr_ranges);
 }
 
@@ -1982,76 +1935,6 @@ static bool check_restrictions(struct hlu_file *f, const struct hlu_state *st)
 	return true;
 }
 
-static void stage1_unpreserve(int luo_fd, struct hlu_state *st)
-{
-	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
-	struct hlu_pool in_use;
-	unsigned int p, bad;
-	struct hlu_file f;
-	__u64 h;
-	int sfd, ret;
-
-	ret = file_create(&f, &hlu_case->files[0], &st->file[0], 0);
-	if (ret)
-		hlu_bail("create 2M hugetlb memfd: %s\n", strerror(-ret));
-	ksft_test_result(file_locate(&f, "stage 1"),
-			 "file 0: %u 2M pages filled, PFNs and nodes read\n", f.rec->nr_pages);
-	st->nr_files = 1;
-	pool_in_use(&st->baseline, st, &in_use);
-	st->nr_files = 0;	/* nothing of it goes to the next kernel */
-	pool_check(&in_use, pool_mask(&st->baseline), true,
-		   "populated file pages in use (per node)");
-
-	hlu_session_name(name, sizeof(name), "dropped", 2);
-	sfd = luo_create_session(luo_fd, name);
-	if (sfd < 0)
-		hlu_bail("create session %s: %s\n", name, strerror(-sfd));
-	ret = hlu_preserve(sfd, f.fd, f.rec->token);
-	if (ret) {
-		ksft_print_msg("PRESERVE_FD of a MFD_HUGETLB memfd: expected success, got %s\n",
-			       strerror(-ret));
-		hlu_bail("preserve 2M hugetlb memfd\n");
-	}
-	ksft_test_result_pass("preserve 2M hugetlb memfd in session %s\n", name);
-
-	close(sfd);	/* unpreserves the file */
-	ksft_test_result_pass("close session %s before kexec\n", name);
-
-	for (p = 0, bad = 0; p < f.rec->nr_pages; p++) {
-		h = page_hash(f.map + (size_t)p * f.hs->size, f.hs->size, p);
-		bad += h != f.rec->hash[p];
-	}
-	ksft_test_result(!bad, "file content intact after unpreserve (%u pages differ)\n", bad);
-	pool_check(&in_use, pool_mask(&st->baseline), true,
-		   "pages still in use while the unpreserved file is open (per node)");
-
-	ret = ftruncate(f.fd, 0);
-	if (ret)
-		ksft_print_msg("ftruncate(0) after unpreserve: expected success, got %s\n",
-			       strerror(errno));
-	ksft_test_result(!ret, "unpreserved memfd can be truncated again\n");
-	file_unmap_close(&f);
-	pool_check(&st->baseline, pool_mask(&st->baseline), true,
-		   "pool back to its state before the file (all sizes, per node)");
-}
-
-/*
- * A hole of a preserved file filled by a fault before the kexec: the page
- * must reach the next kernel too (it is found when the file is frozen).
- */
-static void fill_after_preserve(struct hlu_file *f, struct hlu_state *st)
-{
-	unsigned int p = f->rec->nr_pages;
-
-	file_fill_page(f, p);
-	f->rec->nr_pages++;
-	f->rec->file_hash = file_hash(f->rec);
-	ksft_test_result(file_locate(f, "after a fault in a hole"),
-			 "file 0: hole at huge page %u filled after preserve, PFN read\n",
-			 p * f->rec->stride);
-	pool_check_in_use(st, "one more page in use, one less reserved after the fault (per node)");
-}
-
 /*
  * The page a writer owns: slot 0 is its count, slot 1 + n % (slots - 1)
  * holds n once it is written. The count is stored after the slot.
@@ -2094,105 +1977,6 @@ static void writer_start(struct hlu_file *f, struct hlu_state *st)
 	ksft_test_result(st->writer_seq > 0,
 			 "writer pid %d writes page %u until the kexec (count %llu)\n", pid, p,
 			 (unsigned long long)st->writer_seq);
-}
-
-/* Write @val to the cgroup file @path; bail out on failure. */
-static void cg_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-
-	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		hlu_bail("write '%s' to %s: %s\n", val, path, strerror(errno));
-	close(fd);
-}
-
-/*
- * Mount cgroup v2 with hugetlb accounting in the memory controller, make
- * the cgroup "hlu" with both controllers and move this process into it.
- */
-static void cg_enter(void)
-{
-	char pid[16];
-
-	if (mount("none", HLU_CG_ROOT, "cgroup2", 0, "memory_hugetlb_accounting") &&
-	    errno != EBUSY)
-		hlu_bail("mount cgroup2 on %s: %s\n", HLU_CG_ROOT, strerror(errno));
-	cg_write(HLU_CG_ROOT "/cgroup.subtree_control", "+hugetlb +memory");
-	if (mkdir(HLU_CG_DIR, 0755) && errno != EEXIST)
-		hlu_bail("mkdir %s: %s\n", HLU_CG_DIR, strerror(errno));
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	cg_write(HLU_CG_DIR "/cgroup.procs", pid);
-	ksft_print_msg("running in cgroup %s (memory_hugetlb_accounting)\n", HLU_CG_DIR);
-}
-
-static void cg_read(struct hlu_cg *cg)
-{
-	char path[128], line[128];
-	FILE *f;
-	int h;
-
-	memset(cg, 0, sizeof(*cg));
-	for (h = 0; h < HLU_NR_HSIZES; h++) {
-		const char *sz = h == HLU_2M ? "2MB" : "1GB";
-
-		snprintf(path, sizeof(path), "%s/hugetlb.%s.current", HLU_CG_DIR, sz);
-		if (hlu_read_s64(path, &cg->current[h]))
-			hlu_bail("read %s\n", path);
-		snprintf(path, sizeof(path), "%s/hugetlb.%s.rsvd.current", HLU_CG_DIR, sz);
-		if (hlu_read_s64(path, &cg->rsvd[h]))
-			hlu_bail("read %s\n", path);
-	}
-	f = fopen(HLU_CG_DIR "/memory.stat", "r");
-	if (!f)
-		hlu_bail("open %s/memory.stat: %s\n", HLU_CG_DIR, strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "hugetlb %lld", (long long *)&cg->memcg) == 1)
-			break;
-	fclose(f);
-}
-
-static void cg_print(const char *ctx, const struct hlu_cg *cg)
-{
-	ksft_print_msg("cgroup %s: hugetlb.2MB current=%lld rsvd=%lld\n", ctx,
-		       (long long)cg->current[HLU_2M], (long long)cg->rsvd[HLU_2M]);
-	ksft_print_msg("cgroup %s: hugetlb.1GB current=%lld rsvd=%lld, memory.stat hugetlb=%lld\n",
-		       ctx, (long long)cg->current[HLU_1G], (long long)cg->rsvd[HLU_1G],
-		       (long long)cg->memcg);
-}
-
-/* Wait (frees can be deferred) until the cgroup charges are @exp: a TAP line. */
-static void cg_check(const struct hlu_cg *exp, const char *what)
-{
-	struct hlu_cg got;
-	int waited;
-
-	for (waited = 0; ; waited += 100) {
-		cg_read(&got);
-		if (!memcmp(&got, exp, sizeof(got)) || waited >= HLU_POLL_MS)
-			break;
-		hlu_sleep_ms(100);
-	}
-	if (memcmp(&got, exp, sizeof(got))) {
-		cg_print("expected", exp);
-		cg_print("seen", &got);
-	}
-	ksft_test_result(!memcmp(&got, exp, sizeof(got)), "%s\n", what);
-}
-
-/* The charges of the recorded files, as the previous kernel made them. */
-static void cg_of_files(const struct hlu_state *st, struct hlu_cg *cg)
-{
-	unsigned int i;
-
-	memset(cg, 0, sizeof(*cg));
-	for (i = 0; i < st->nr_files; i++) {
-		const struct hlu_file_rec *rec = &st->file[i];
-		__s64 size = hlu_hsizes[rec->hsize].size;
-
-		cg->current[rec->hsize] += rec->nr_pages * size;
-		cg->rsvd[rec->hsize] += rec->file_pages * size;
-		cg->memcg += rec->nr_pages * size;
-	}
 }
 
 /* Let the 2M pool grow by @nr surplus pages. */
@@ -2306,7 +2090,7 @@ static void stage1(int luo_fd)
 	pool_read(&st->baseline);
 	pool_print("stage 1 before", &st->baseline);
 
-	/* All of a sparse file: its holes are reserved, and filled at the end. */
+	/* All of a sparse file: its holes are reserved. */
 	for (i = 0; i < c->nr_files; i++) {
 		spec = hlu_spec(c, i);
 		need[spec.hsize] += spec.nr_pages * (spec.stride ? spec.stride : 1);
@@ -2335,14 +2119,6 @@ static void stage1(int luo_fd)
 		interleave(st);
 	if (c->flags & HLU_SURPLUS)
 		overcommit(HLU_OVERCOMMIT);
-	if (c->flags & HLU_CGROUP)
-		cg_enter();
-	if (c->flags & HLU_UNPRESERVE) {
-		stage1_unpreserve(luo_fd, st);
-		pool_read(&st->at_kexec);
-		state_save(luo_fd, st, 2);
-		hlu_daemonize(luo_fd);
-	}
 
 	for (i = 0; i < c->nr_files; i++) {
 		const struct hlu_hsize *hs;
@@ -2398,8 +2174,6 @@ static void stage1(int luo_fd)
 		check_out_fdt(st);
 	if (c->flags & HLU_CORRUPT_FILE)
 		corrupt_extents(st);
-	if (c->flags & HLU_SPARSE)
-		fill_after_preserve(&files[0], st);
 	if (c->flags & HLU_WRITER)
 		writer_start(&files[0], st);
 	if (c->flags & HLU_NAMED)
@@ -2411,14 +2185,6 @@ static void stage1(int luo_fd)
 
 	pool_read(&st->at_kexec);
 	pool_print("stage 1 at kexec", &st->at_kexec);
-	if (c->flags & HLU_CGROUP) {
-		struct hlu_cg exp;
-
-		cg_read(&st->cg_at_kexec);
-		cg_print("at kexec", &st->cg_at_kexec);
-		cg_of_files(st, &exp);
-		cg_check(&exp, "cgroup charges of the files at kexec: pages and reservations");
-	}
 	state_save(luo_fd, st, 2);
 	if (!c->nr_files && (c->flags & HLU_NO_POOLS)) {
 		size_t len;
@@ -2549,26 +2315,6 @@ static void check_holes(const struct hlu_file *f)
 	free(buf);
 	ksft_test_result(!nonzero, "read() of %u holes returns zeros (%u do not)\n",
 			 rec->nr_pages, nonzero);
-}
-
-/*
- * Write every hole of a retrieved sparse file: each fault must succeed, and
- * with a reservation it uses it up.
- */
-static void fill_holes(struct hlu_state *st, struct hlu_file *f)
-{
-	struct hlu_file_rec *rec = f->rec;
-	size_t idx;
-
-	for (idx = 0; idx < rec->file_pages; idx++) {
-		if (idx % rec->stride)
-			f->map[idx * f->hs->size] = 1;
-	}
-	rec->filled = rec->file_pages - rec->nr_pages;
-	ksft_test_result_pass("file 0: %u holes written, every fault served\n", rec->filled);
-	pool_check_in_use(st, rec->noreserve ?
-			  "holes filled: pages in use, nothing was reserved" :
-			  "holes filled: pages in use, the reservation used up");
 }
 
 /* Retrieve, map and compare every file; @files keep fds and mappings. */
@@ -2753,27 +2499,9 @@ static void stage_next(int luo_fd, int stage)
 	else
 		check_fdt(st, true, fdt, fdt_len, dir);
 
-	if (c->flags & HLU_UNPRESERVE) {
-		hlu_session_name(name, sizeof(name), "dropped", stage);
-		sfd = luo_retrieve_session(luo_fd, name);
-		if (sfd != -ENOENT)
-			ksft_print_msg("retrieve session %s: expected ENOENT, got %s\n", name,
-				       sfd >= 0 ? "a session fd" : strerror(-sfd));
-		ksft_test_result(sfd == -ENOENT, "unpreserved session %s is gone (ENOENT)\n",
-				 name);
-		pool_check(&st->baseline, pool_mask(&st->baseline), true,
-			   "pool as in stage 1 before any file (per node)");
-		hlu_exit();
-	}
 	if (!st->nr_files)
 		hlu_exit();
 
-	if (c->flags & HLU_CGROUP) {
-		struct hlu_cg none = { 0 };
-
-		cg_enter();
-		cg_check(&none, "cgroup: nothing charged before retrieve");
-	}
 	sessions_open(luo_fd, stage, sfds, true);
 	sfd = sfds[0];
 	data_session_name(name, sizeof(name), 0, stage);
@@ -2782,23 +2510,8 @@ static void stage_next(int luo_fd, int stage)
 		check_bad_file(sfd, st, name);
 		hlu_exit();
 	}
-	if (c->flags & HLU_NO_RETRIEVE) {
-		pool_check_in_use(st, "file not retrieved: its pages still in use (per node)");
-		ret = luo_session_finish(sfd);
-		if (ret)
-			ksft_print_msg("FINISH with an unretrieved file: expected 0, got %s\n",
-				       strerror(-ret));
-		ksft_test_result(!ret, "finish session without retrieving its file\n");
-		close(sfd);
-		pool_check(&st->baseline, pool_mask(&st->baseline), true,
-			   "unretrieved file's pages back in the free pool (free == total)");
-		hlu_exit();
-	}
 
 	verify_files(sfds, st, files);
-	if (c->flags & HLU_CGROUP)
-		cg_check(&st->cg_at_kexec,
-			 "cgroup: retrieved files charged to the retrieving cgroup as at kexec");
 
 	if (stage < c->hops) {
 		/* Finish the incoming sessions, keep the files, hand them on. */
@@ -2828,17 +2541,10 @@ static void stage_next(int luo_fd, int stage)
 		hlu_daemonize(luo_fd);
 	}
 
-	if (c->flags & HLU_SPARSE)
-		fill_holes(st, &files[0]);
 	for (i = 0; i < st->nr_files; i++)
 		file_unmap_close(&files[i]);
 	pool_check_in_use(st, "closed: pages in use until the session is finished (per node)");
 	sessions_finish(stage, sfds, "");
-	if (c->flags & HLU_CGROUP) {
-		struct hlu_cg none = { 0 };
-
-		cg_check(&none, "cgroup: closed and finished, nothing charged any more");
-	}
 	pool_check(&st->baseline, pool_mask(&st->baseline), true,
 		   "closed and finished: pages back in the free pool (free == total, per node)");
 	check_new_memfds(st);
