@@ -67,6 +67,8 @@ static void hc_enter(void)
 	char pid[16];
 
 	ht_read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
+	if (access(HC_ROOT, F_OK))
+		ksft_exit_skip("no %s: a kernel without CONFIG_CGROUPS\n", HC_ROOT);
 	if (mount("none", HC_ROOT, "cgroup2", 0, "memory_hugetlb_accounting") &&
 	    errno != EBUSY)
 		fail_exit("mount cgroup2 on " HC_ROOT);
