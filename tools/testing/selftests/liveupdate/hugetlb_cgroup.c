@@ -66,7 +66,7 @@ static void hc_enter(void)
 {
 	char pid[16];
 
-	ht_read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
+	ht_mount_sysfs();
 	if (access(HC_ROOT, F_OK))
 		ksft_exit_skip("no %s: a kernel without CONFIG_CGROUPS\n", HC_ROOT);
 	if (mount("none", HC_ROOT, "cgroup2", 0, "memory_hugetlb_accounting") &&
@@ -190,18 +190,13 @@ static void run_stage_1(int luo_fd)
 static void run_stage_2(int luo_fd, int state_session_fd)
 {
 	struct hc_charges none = { 0 };
-	int session_fd, fd[HC_NR_SIZES], h, stage;
+	int session_fd, fd[HC_NR_SIZES], h;
 	struct hc_record rec;
 
-	restore_and_read_stage(state_session_fd, HC_STATE_TOKEN, &stage);
-	if (stage != 2)
-		fail_exit("expected stage 2, the state file says %d", stage);
-
+	session_fd = ht_stage_2(luo_fd, state_session_fd, HC_STATE_TOKEN,
+				HC_SESSION);
 	hc_enter();
 	hc_expect(&none, "[STAGE 2] before retrieve");
-	session_fd = luo_retrieve_session(luo_fd, HC_SESSION);
-	if (session_fd < 0)
-		fail_exit("luo_retrieve_session");
 	luo_retrieve_record(session_fd, HC_RECORD_TOKEN, &rec, sizeof(rec));
 	if (rec.magic != HC_MAGIC)
 		fail_exit("the record is not ours");

@@ -112,18 +112,12 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 {
 	struct luo_hugepages m;
 	struct hlf_record rec;
-	int session_fd, mfd, stage;
+	int session_fd, mfd;
 	uint64_t *words;
 	unsigned long p, w;
 
-	restore_and_read_stage(state_session_fd, HLF_STATE_TOKEN, &stage);
-	if (stage != 2)
-		fail_exit("expected stage 2, the state file says %d", stage);
-
-	session_fd = luo_retrieve_session(luo_fd, HLF_SESSION);
-	if (session_fd < 0)
-		fail_exit("luo_retrieve_session");
-
+	session_fd = ht_stage_2(luo_fd, state_session_fd, HLF_STATE_TOKEN,
+				HLF_SESSION);
 	luo_retrieve_record(session_fd, HLF_RECORD_TOKEN, &rec, sizeof(rec));
 	if (rec.magic != HLF_MAGIC)
 		fail_exit("the record is not ours");

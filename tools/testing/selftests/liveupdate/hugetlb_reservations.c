@@ -150,16 +150,12 @@ static void hr_check_holes(int fd, const char *name)
 static void run_stage_2(int luo_fd, int state_session_fd)
 {
 	struct luo_hugepages zero = { 0 }, m;
-	int session_fd, fd[HR_NR_FILES], f, p, stage;
+	int session_fd, fd[HR_NR_FILES], f, p;
 	char *map[HR_NR_FILES];
 	struct hr_record rec;
 
-	restore_and_read_stage(state_session_fd, HR_STATE_TOKEN, &stage);
-	if (stage != 2)
-		fail_exit("expected stage 2, the state file says %d", stage);
-	session_fd = luo_retrieve_session(luo_fd, HR_SESSION);
-	if (session_fd < 0)
-		fail_exit("luo_retrieve_session");
+	session_fd = ht_stage_2(luo_fd, state_session_fd, HR_STATE_TOKEN,
+				HR_SESSION);
 	luo_retrieve_record(session_fd, HR_RECORD_TOKEN, &rec, sizeof(rec));
 	if (rec.magic != HR_MAGIC)
 		fail_exit("the record is not ours");

@@ -25,17 +25,9 @@
 #define HS_KEPT			"hugetlb-sessions-kept"
 #define HS_DROPPED		"hugetlb-sessions-dropped"
 #define HS_FILE_TOKEN		1
-#define HS_RECORD_TOKEN		2
 #define HS_NR			16
 #define HS_SIZE			(HS_NR * HT_HPAGE)
 #define HS_SEED			0x5345535349304e53ULL
-#define HS_MAGIC		0x48535331	/* "HSS1" */
-
-/* What stage 1 hands to stage 2. */
-struct hs_record {
-	uint64_t magic;
-	int64_t in_use;		/* pages in use at kexec */
-};
 
 static long hs_in_use(void)
 {
@@ -61,7 +53,6 @@ static int hs_preserve(int session_fd, const char *name, char **map)
 
 static void run_stage_1(int luo_fd)
 {
-	struct hs_record rec = { .magic = HS_MAGIC };
 	int kept_fd, dropped_fd, fd, p;
 	struct luo_hugepages base;
 	long in_use;
@@ -98,13 +89,11 @@ static void run_stage_1(int luo_fd)
 		fail_exit("ftruncate of the unpreserved file");
 	munmap(map, HS_SIZE);
 	close(fd);
-	rec.in_use = hs_in_use();
-	if (rec.in_use != in_use + HS_NR)
+	if (hs_in_use() != in_use + HS_NR)
 		fail_exit("the pages of the dropped file are still in use");
 	ksft_print_msg("[STAGE 1] dropped: the file could shrink, %d pages freed\n",
 		       HS_NR);
 
-	ht_save_record(kept_fd, HS_RECORD_TOKEN, &rec, sizeof(rec));
 	close(luo_fd);
 	daemonize_and_wait();
 }
@@ -112,22 +101,11 @@ static void run_stage_1(int luo_fd)
 static void run_stage_2(int luo_fd, int state_session_fd)
 {
 	struct luo_hugepages m;
-	struct hs_record rec;
-	int kept_fd, stage;
+	int kept_fd;
 
-	restore_and_read_stage(state_session_fd, HS_STATE_TOKEN, &stage);
-	if (stage != 2)
-		fail_exit("expected stage 2, the state file says %d", stage);
-
+	kept_fd = ht_stage_2(luo_fd, state_session_fd, HS_STATE_TOKEN, HS_KEPT);
 	if (luo_retrieve_session(luo_fd, HS_DROPPED) != -ENOENT)
 		fail_exit("the closed session came back");
-
-	kept_fd = luo_retrieve_session(luo_fd, HS_KEPT);
-	if (kept_fd < 0)
-		fail_exit("luo_retrieve_session " HS_KEPT);
-	luo_retrieve_record(kept_fd, HS_RECORD_TOKEN, &rec, sizeof(rec));
-	if (rec.magic != HS_MAGIC)
-		fail_exit("the record is not ours");
 	if (hs_in_use() != HS_NR)
 		fail_exit("expected the %d pages of the kept file in use", HS_NR);
 

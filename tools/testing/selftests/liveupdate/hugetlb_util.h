@@ -73,8 +73,8 @@ static inline int ht_same(const void *addr, unsigned long size,
 	return 1;
 }
 
-/* The pagemap entry of the base page at @addr. */
-static inline uint64_t ht_pagemap(const void *addr)
+/* The PFN of the page mapped at @addr, from /proc/self/pagemap. */
+static inline uint64_t ht_pfn(const void *addr)
 {
 	off_t off = (uintptr_t)addr / getpagesize() * sizeof(uint64_t);
 	uint64_t entry;
@@ -87,23 +87,10 @@ static inline uint64_t ht_pagemap(const void *addr)
 	    read(fd, &entry, sizeof(entry)) != sizeof(entry))
 		fail_exit("read /proc/self/pagemap");
 	close(fd);
-	return entry;
-}
-
-/* The PFN of the page mapped at @addr, which must be present. */
-static inline uint64_t ht_pfn(const void *addr)
-{
-	uint64_t entry = ht_pagemap(addr);
 
 	if (!(entry >> 63) || !(entry & HT_PFN_MASK))
 		fail_exit("page at %p: not present or no PFN (root?)", addr);
 	return entry & HT_PFN_MASK;
-}
-
-/* Whether a page is mapped at @addr. */
-static inline int ht_present(const void *addr)
-{
-	return ht_pagemap(addr) >> 63;
 }
 
 /* A hugetlb memfd of @size bytes; @flags add to MFD_HUGETLB. */
@@ -150,21 +137,24 @@ static inline long ht_fcntl(int fd, int cmd, long arg)
 	return syscall(__NR_fcntl, fd, cmd, arg);
 }
 
-/*
- * The number in sysfs file @path (under /sys), or -1 if there is no such
- * file. Mounts sysfs first where nobody did (vmtest.sh's init does not).
- */
+/* Mount sysfs on /sys where nobody did (vmtest.sh's init does not). */
+static inline void ht_mount_sysfs(void)
+{
+	if (!access("/sys/kernel", F_OK))
+		return;
+	if (mkdir("/sys", 0755) && errno != EEXIST)
+		fail_exit("mkdir /sys");
+	if (mount("sysfs", "/sys", "sysfs", 0, NULL))
+		fail_exit("mount sysfs");
+}
+
+/* The number in file @path (sysfs, cgroupfs), or -1 if there is none. */
 static inline long ht_read_long(const char *path)
 {
 	char buf[32] = { 0 };
 	int fd;
 
-	if (access("/sys/kernel", F_OK)) {
-		if (mkdir("/sys", 0755) && errno != EEXIST)
-			fail_exit("mkdir /sys");
-		if (mount("sysfs", "/sys", "sysfs", 0, NULL))
-			fail_exit("mount sysfs");
-	}
+	ht_mount_sysfs();
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -1;
@@ -172,6 +162,24 @@ static inline long ht_read_long(const char *path)
 		fail_exit("read %s", path);
 	close(fd);
 	return atol(buf);
+}
+
+/*
+ * In stage 2: check that the state session says so, and retrieve the
+ * session @name.
+ */
+static inline int ht_stage_2(int luo_fd, int state_session_fd,
+			     int state_token, const char *name)
+{
+	int fd, stage;
+
+	restore_and_read_stage(state_session_fd, state_token, &stage);
+	if (stage != 2)
+		fail_exit("expected stage 2, the state file says %d", stage);
+	fd = luo_retrieve_session(luo_fd, name);
+	if (fd < 0)
+		fail_exit("luo_retrieve_session %s", name);
+	return fd;
 }
 
 /* Finish the session @fd and close it. */
