@@ -155,10 +155,8 @@ static void run_stage_1(int luo_fd)
 	luo_hugepages_ensure_free(HC_NR, &m);
 	rec.giant = ht_read_long(HC_GIANT_FREE) >= 1;
 
-	create_state_file(luo_fd, HC_STATE_SESSION, HC_STATE_TOKEN, 2);
-	session_fd = luo_create_session(luo_fd, HC_SESSION);
-	if (session_fd < 0)
-		fail_exit("luo_create_session");
+	session_fd = ht_stage_1(luo_fd, HC_STATE_SESSION, HC_STATE_TOKEN,
+				HC_SESSION);
 
 	fd = ht_memfd("cgroup_2m", HC_NR * HT_HPAGE, HT_MFD_HUGE_2MB);
 	map = ht_map(fd, HC_NR * HT_HPAGE, PROT_READ | PROT_WRITE, 0);
@@ -197,9 +195,7 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 				HC_SESSION);
 	hc_enter();
 	hc_expect(&none, "[STAGE 2] before retrieve");
-	luo_retrieve_record(session_fd, HC_RECORD_TOKEN, &rec, sizeof(rec));
-	if (rec.magic != HC_MAGIC)
-		fail_exit("the record is not ours");
+	ht_read_record(session_fd, HC_RECORD_TOKEN, &rec, sizeof(rec), HC_MAGIC);
 
 	for (h = 0; h < HC_NR_SIZES; h++) {
 		fd[h] = -1;

@@ -1,181 +1,242 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 /*
- * A hugetlb memfd across one live update: the next kernel must give back
- * the same physical pages with the same bytes, and count them as in use
- * until the file goes.
+ * Hugetlb memfds across one live update: the next kernel must give back
+ * the same physical pages with the same bytes, size, position and seals,
+ * and count them as in use until the files go.
  *
- * Stage 1 makes sure the default (2 MiB) pool has the pages it needs,
- * fills a memfd of HLF_NR_PAGES huge pages, records their PFNs from
- * /proc/self/pagemap, preserves the memfd and checks that its size is
- * frozen. The record goes along in a shmem memfd of the same session.
- * Stage 2 retrieves both and compares size, bytes, PFNs and
- * /proc/meminfo; closing the file must return its pages to the pool.
+ * Usage: hugetlb_files [-n PAGES] [-g PAGES] [-s STAGE]
  *
- * Needs only /proc, so upstream's runner can run it:
- * vmtest.sh -T hugetlb_files.
+ * -n is the number of 2 MiB pages of the 2 MiB-page memfd (8 by default,
+ * 0 for none), -g that of a 1 GiB-page memfd in the same session (none by
+ * default; the 1 GiB pool must have the pages free, or the test fails).
+ * -n and -g go first and only stage 1 reads them: stage 2 finds the sizes
+ * in the record.
+ *
+ * Stage 1 grows the default (2 MiB) pool to the pages it needs, fills the
+ * memfds, records their PFNs from /proc/self/pagemap and preserves them.
+ * A preserved file's layout is frozen: ftruncate (grow and shrink),
+ * fallocate and hole punching must fail with EPERM and leave its size and
+ * the pools alone, while writes through its mapping still work. It then
+ * preserves a pool file per page size, the root of a hugetlbfs mount,
+ * which hands the free pages over too (a second preserve of the same
+ * root fails with EBUSY). The record goes along in a shmem memfd of the
+ * same session.
+ *
+ * Stage 2 finds the pools as they were at the kexec (every page size, per
+ * node too), the file pages in use, retrieves the files and compares size,
+ * page size, position, seals, bytes, PFNs and nodes; closing the files and
+ * finishing the session must give every page back to the pools, and new
+ * hugetlb memfds must resize freely.
+ *
+ * Needs only /proc and a writable /dev, and mounts sysfs if needed, so
+ * upstream's runner can run it: vmtest.sh -T hugetlb_files.
  */
 
 #define _GNU_SOURCE
 
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "hugetlb_util.h"
 
 #define HLF_STATE_SESSION	"hugetlb_files_state"
 #define HLF_STATE_TOKEN		999
 #define HLF_SESSION		"hugetlb-files"
-#define HLF_FILE_TOKEN		1
-#define HLF_RECORD_TOKEN	2
-#define HLF_NR_PAGES		8
-#define HLF_HPAGE		(2UL << 20)
-#define HLF_SIZE		(HLF_NR_PAGES * HLF_HPAGE)
-#define HLF_MAGIC		0x484c4631	/* "HLF1" */
+#define HLF_FILE_TOKEN		1	/* + page size index */
+#define HLF_POOL_TOKEN		10	/* + page size index */
+#define HLF_RECORD_TOKEN	20
+#define HLF_NR_PAGES		8	/* 2 MiB pages by default */
+#define HLF_MAX_GIANT		8	/* 1 GiB pages */
+#define HLF_LATE		0x1a7e	/* seed change of the pages written late */
+#define HLF_MNT			"/dev/hugetlb_files"	/* + "-<size>" */
+#define HLF_MAGIC		0x484c4632	/* "HLF2" */
 
-/* What stage 1 hands to stage 2. */
+/* What stage 1 hands to stage 2; file h is of page size h, if any. */
 struct hlf_record {
-	uint64_t magic;
-	uint64_t seed;
-	uint64_t pfn[HLF_NR_PAGES];
+	__u64 magic;
+	struct ht_set set;
 };
 
-static uint64_t hlf_word(uint64_t seed, uint64_t page, uint64_t word)
-{
-	uint64_t x = seed ^ (page << 32) ^ word;
+static unsigned int hlf_pages[HT_NR_SIZES] = { HLF_NR_PAGES, 0 };
 
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
+/* The seed page @p of file @f was written with. */
+static __u64 hlf_seed(const struct ht_file *f, unsigned int p)
+{
+	return p == 0 || p == f->nr_pages - 1 ? f->seed ^ HLF_LATE : f->seed;
+}
+
+static void hlf_refused(const char *what, long ret)
+{
+	if (ret != -1 || errno != EPERM)
+		fail_exit("%s of a preserved file: %s, expected EPERM", what,
+			  ret ? "other error" : "it worked");
+}
+
+/*
+ * After preserve: size and layout are frozen, the data stays writable.
+ * The first and the last page get new bytes, which must reach read() too.
+ */
+static void hlf_check_frozen(int fd, char *map, int h,
+			     const struct ht_set *set)
+{
+	const struct ht_file *f = &set->file[h];
+	unsigned long hp = ht_sizes[h].size;
+	off_t size = (off_t)f->nr_pages * hp;
+	static char buf[4096];
+	unsigned int p;
+	struct stat sb;
+
+	hlf_refused("ftruncate (grow)", ftruncate(fd, size + hp));
+	hlf_refused("fallocate beyond EOF", ht_fallocate(fd, 0, size, hp));
+	hlf_refused("fallocate(PUNCH_HOLE)",
+		    ht_fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+				 FALLOC_FL_KEEP_SIZE, 0, hp));
+	hlf_refused("ftruncate (shrink)", ftruncate(fd, size - hp));
+	if (fstat(fd, &sb) || sb.st_size != size)
+		fail_exit("the preserved %s file changed size",
+			  ht_sizes[h].label);
+	ht_set_in_use(set, "refused layout changes");
+
+	for (p = 0; p < f->nr_pages; p += f->nr_pages - 1) {
+		ht_fill(map + p * hp, hp, hlf_seed(f, p), p);
+		if (syscall(__NR_pread64, fd, buf, sizeof(buf),
+			    (off_t)p * hp) != sizeof(buf) ||
+		    memcmp(buf, map + p * hp, sizeof(buf)))
+			fail_exit("%s page %u: write through the mapping not seen by read()",
+				  ht_sizes[h].label, p);
+		if (f->nr_pages == 1)
+			break;
+	}
+	ksft_print_msg("preserved %s file: layout frozen (EPERM), still writable\n",
+		       ht_sizes[h].label);
 }
 
 static void run_stage_1(int luo_fd)
 {
-	struct hlf_record rec = { .magic = HLF_MAGIC };
-	struct luo_hugepages before, after;
-	uint64_t *words;
-	int session_fd, mfd, rfd;
-	unsigned long p, w;
+	static struct hlf_record rec = { .magic = HLF_MAGIC };
+	int session_fd, fd[HT_NR_SIZES], h;
+	struct ht_set *set = &rec.set;
+	char *map[HT_NR_SIZES];
+	struct luo_hugepages m;
+	struct ht_file *f;
 
-	luo_hugepages_ensure_free(HLF_NR_PAGES, &before);
-
-	create_state_file(luo_fd, HLF_STATE_SESSION, HLF_STATE_TOKEN, 2);
-	session_fd = luo_create_session(luo_fd, HLF_SESSION);
-	if (session_fd < 0)
-		fail_exit("luo_create_session");
-
-	mfd = memfd_create("hugetlb_files", MFD_HUGETLB | HT_MFD_HUGE_2MB);
-	if (mfd < 0)
-		fail_exit("memfd_create(MFD_HUGETLB)");
-	if (ftruncate(mfd, HLF_SIZE))
-		fail_exit("ftruncate");
-	words = mmap(NULL, HLF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     mfd, 0);
-	if (words == MAP_FAILED)
-		fail_exit("mmap");
-
-	rec.seed = (uint64_t)getpid() << 20 ^ (uintptr_t)words;
-	for (p = 0; p < HLF_NR_PAGES; p++) {
-		uint64_t *page = words + p * (HLF_HPAGE / sizeof(*words));
-
-		for (w = 0; w < HLF_HPAGE / sizeof(*words); w++)
-			page[w] = hlf_word(rec.seed, p, w);
-		rec.pfn[p] = ht_pfn(page);
+	/* One more page: a grow that is not refused would find it. */
+	if (hlf_pages[HT_2M])
+		luo_hugepages_ensure_free(hlf_pages[HT_2M] + 1, &m);
+	ht_pools_read(&set->base);
+	ht_pools_print("before", &set->base);
+	for (h = 0; h < HT_NR_SIZES; h++) {
+		if (set->base.present[h] || hlf_pages[h])
+			ht_pool_ready(&set->base, h, hlf_pages[h]);
 	}
 
-	luo_hugepages(&before);
-	if (luo_session_preserve_fd(session_fd, mfd, HLF_FILE_TOKEN))
-		fail_exit("preserve the hugetlb memfd");
-	luo_hugepages(&after);
-	if (after.total != before.total || after.free != before.free)
-		fail_exit("preserve changed the pool");
+	session_fd = ht_stage_1(luo_fd, HLF_STATE_SESSION, HLF_STATE_TOKEN,
+				HLF_SESSION);
+	set->nr_files = HT_NR_SIZES;
+	for (h = 0; h < HT_NR_SIZES; h++) {
+		if (hlf_pages[h])
+			fd[h] = ht_file_make(&set->file[h], h, h, hlf_pages[h],
+					     (__u64)getpid() << 20 ^ h, 0,
+					     &map[h]);
+	}
+	ht_set_in_use(set, "filled");
 
-	/* The layout of a preserved file is frozen. */
-	if (ftruncate(mfd, HLF_SIZE + HLF_HPAGE) == 0 || errno != EPERM)
-		fail_exit("ftruncate of a preserved file did not fail with EPERM");
+	for (h = 0; h < HT_NR_SIZES; h++) {
+		f = &set->file[h];
+		if (!f->nr_pages)
+			continue;
+		ht_file_preserve(session_fd, HLF_FILE_TOKEN + h, fd[h], f,
+				 map[h], h);
+		ht_set_in_use(set, "preserved");
+		hlf_check_frozen(fd[h], map[h], h, set);
+		munmap(map[h], ht_file_len(f));
+		close(fd[h]);
+		ksft_print_msg("[STAGE 1] %u pages of %s preserved, first PFN %#llx\n",
+			       f->nr_pages, ht_sizes[h].label,
+			       (unsigned long long)f->pfn[0]);
+	}
+	ht_set_in_use(set, "only LUO holds the files");
 
-	rfd = memfd_create("hugetlb_files_record", 0);
-	if (rfd < 0 || write(rfd, &rec, sizeof(rec)) != sizeof(rec))
-		fail_exit("write the record");
-	if (luo_session_preserve_fd(session_fd, rfd, HLF_RECORD_TOKEN))
-		fail_exit("preserve the record");
+	/* The free pages of every page size go along. */
+	ht_set_pool_files(set, session_fd, HLF_MNT,
+			  ht_present_sizes(&set->base), HLF_POOL_TOKEN,
+			  HLF_POOL_TOKEN + HT_NR_SIZES);
+	ht_set_hand_over(set, luo_fd, session_fd, HLF_RECORD_TOKEN, &rec,
+			 sizeof(rec));
+}
 
-	ksft_print_msg("[STAGE 1] %d pages of 2 MiB preserved, first PFN %#llx\n",
-		       HLF_NR_PAGES, (unsigned long long)rec.pfn[0]);
-	close(luo_fd);
-	daemonize_and_wait();
+/* Compare retrieved file @h (@fd) of @set; returns its mapping. */
+static char *hlf_check_file(int fd, const struct ht_set *set, int h)
+{
+	const struct ht_file *f = &set->file[h];
+	unsigned long hp = ht_sizes[h].size;
+	unsigned int p;
+	char *map;
+
+	ht_file_check_meta(fd, f, h);
+	map = ht_map(fd, ht_file_len(f), PROT_READ, 0);
+	for (p = 0; p < f->nr_pages; p++) {
+		if (!ht_same(map + p * hp, hp, hlf_seed(f, p), p))
+			fail_exit("%s page %u differs", ht_sizes[h].label, p);
+	}
+	ht_file_check_place(f, map, h);
+	ksft_print_msg("[STAGE 2] %s file of %u pages: %s\n", ht_sizes[h].label,
+		       f->nr_pages, "size, position, seals, bytes, PFNs and nodes");
+	return map;
 }
 
 static void run_stage_2(int luo_fd, int state_session_fd)
 {
-	struct luo_hugepages m;
-	struct hlf_record rec;
-	int session_fd, mfd;
-	uint64_t *words;
-	unsigned long p, w;
+	int session_fd, fd[HT_NR_SIZES], h;
+	static struct hlf_record rec;
+	struct ht_set *set = &rec.set;
+	char *map[HT_NR_SIZES];
 
 	session_fd = ht_stage_2(luo_fd, state_session_fd, HLF_STATE_TOKEN,
 				HLF_SESSION);
-	luo_retrieve_record(session_fd, HLF_RECORD_TOKEN, &rec, sizeof(rec));
-	if (rec.magic != HLF_MAGIC)
-		fail_exit("the record is not ours");
+	ht_read_record(session_fd, HLF_RECORD_TOKEN, &rec, sizeof(rec),
+		       HLF_MAGIC);
+	ht_set_arrived(set, session_fd, HLF_POOL_TOKEN);
 
-	/* Before retrieve, the file's pages are in use, not free. */
-	luo_hugepages(&m);
-	if (m.total - m.free != HLF_NR_PAGES || m.rsvd)
-		fail_exit("expected %d huge pages in use and none reserved",
-			  HLF_NR_PAGES);
-
-	mfd = luo_session_retrieve_fd(session_fd, HLF_FILE_TOKEN);
-	if (mfd < 0)
-		fail_exit("retrieve the hugetlb memfd");
-	if (lseek(mfd, 0, SEEK_END) != (off_t)HLF_SIZE)
-		fail_exit("the retrieved file has another size");
-
-	words = mmap(NULL, HLF_SIZE, PROT_READ, MAP_SHARED, mfd, 0);
-	if (words == MAP_FAILED)
-		fail_exit("mmap the retrieved file");
-	for (p = 0; p < HLF_NR_PAGES; p++) {
-		uint64_t *page = words + p * (HLF_HPAGE / sizeof(*words));
-
-		for (w = 0; w < HLF_HPAGE / sizeof(*words); w++) {
-			if (page[w] != hlf_word(rec.seed, p, w))
-				fail_exit("page %lu word %lu differs", p, w);
-		}
-		if (ht_pfn(page) != rec.pfn[p])
-			fail_exit("page %lu moved: PFN %#llx, was %#llx", p,
-				  (unsigned long long)ht_pfn(page),
-				  (unsigned long long)rec.pfn[p]);
+	/* Before retrieve, the files' pages are in use, not free. */
+	ht_set_in_use(set, "before retrieve");
+	for (h = 0; h < HT_NR_SIZES; h++) {
+		if (!set->file[h].nr_pages)
+			continue;
+		fd[h] = luo_session_retrieve_fd(session_fd, HLF_FILE_TOKEN + h);
+		if (fd[h] < 0)
+			fail_exit("retrieve the %s memfd", ht_sizes[h].label);
+		map[h] = hlf_check_file(fd[h], set, h);
 	}
-	ksft_print_msg("[STAGE 2] same bytes and PFNs in all %d pages\n",
-		       HLF_NR_PAGES);
+	/* The session holds the files, and their pages, until it is finished. */
+	ht_set_release(set, session_fd, fd, map, ht_free_sizes(&set->base));
 
-	luo_hugepages(&m);
-	if (m.total - m.free != HLF_NR_PAGES || m.rsvd)
-		fail_exit("retrieve changed the pool counts");
-
-	/*
-	 * Its pages go back to the pool with the file, which the session
-	 * holds until it is finished.
-	 */
-	munmap(words, HLF_SIZE);
-	close(mfd);
-	if (luo_session_finish(session_fd) < 0)
-		fail_exit("finish the session");
-	close(session_fd);
-	luo_hugepages(&m);
-	if (m.free != m.total)
-		fail_exit("%ld huge pages still in use after close",
-			  m.total - m.free);
-
-	if (luo_session_finish(state_session_fd) < 0)
-		fail_exit("finish the state session");
+	ht_finish(state_session_fd, "state");
 	ksft_print_msg("\n--- HUGETLB FILES TEST PASSED ---\n");
 }
 
+/* -n and -g go first; luo_test() takes the rest. */
 int main(int argc, char *argv[])
 {
-	return luo_test(argc, argv, HLF_STATE_SESSION, run_stage_1, run_stage_2);
+	unsigned int max;
+	char *end;
+	long nr;
+	int h;
+
+	while (argc > 2 && (!strcmp(argv[1], "-n") || !strcmp(argv[1], "-g"))) {
+		h = argv[1][1] == 'n' ? HT_2M : HT_1G;
+		max = h == HT_2M ? HT_MAX_PAGES : HLF_MAX_GIANT;
+		nr = strtol(argv[2], &end, 10);
+		if (*end || nr < 0 || nr > max)
+			ksft_exit_fail_msg("%s takes 0 to %u pages\n", argv[1],
+					   max);
+		hlf_pages[h] = nr;
+		argv[2] = argv[0];
+		argv += 2;
+		argc -= 2;
+	}
+	if (!hlf_pages[HT_2M] && !hlf_pages[HT_1G])
+		ksft_exit_fail_msg("no file to preserve: -n 0 needs -g\n");
+	return luo_test(argc, argv, HLF_STATE_SESSION, run_stage_1,
+			run_stage_2);
 }

@@ -70,9 +70,10 @@ static void hm_sessions(int luo_fd, int *sfd, int create)
 static void run_stage_1(int luo_fd)
 {
 	struct hm_record rec = { .magic = HM_MAGIC };
-	int sfd[HM_SESSIONS], fd, i, p, giant;
+	int sfd[HM_SESSIONS], fd, i, giant;
 	struct luo_hugepages m;
 	struct hm_file *f;
+	unsigned int p;
 	char *map;
 
 	giant = ht_read_long(HM_GIANT_FREE) >= 2;
@@ -127,8 +128,9 @@ static void hm_check_file(int session_fd, int i, const struct hm_record *rec)
 {
 	const struct hm_file *f = &rec->file[i];
 	unsigned long size = f->page_size * f->nr_pages;
+	unsigned int p;
 	char *map;
-	int fd, p;
+	int fd;
 
 	fd = luo_session_retrieve_fd(session_fd, i + 1);
 	if (fd < 0)
@@ -143,9 +145,9 @@ static void hm_check_file(int session_fd, int i, const struct hm_record *rec)
 	for (p = 0; p < f->nr_pages; p++) {
 		if (!ht_same(map + p * f->page_size, f->page_size,
 			     rec->seed + i, p))
-			fail_exit("file %d page %d differs", i, p);
+			fail_exit("file %d page %u differs", i, p);
 		if (ht_pfn(map + p * f->page_size) != f->pfn[p])
-			fail_exit("file %d page %d moved", i, p);
+			fail_exit("file %d page %u moved", i, p);
 	}
 	munmap(map, size);
 	close(fd);
@@ -161,9 +163,7 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 	if (stage != 2)
 		fail_exit("expected stage 2, the state file says %d", stage);
 	hm_sessions(luo_fd, sfd, 0);
-	luo_retrieve_record(sfd[0], HM_RECORD_TOKEN, &rec, sizeof(rec));
-	if (rec.magic != HM_MAGIC)
-		fail_exit("the record is not ours");
+	ht_read_record(sfd[0], HM_RECORD_TOKEN, &rec, sizeof(rec), HM_MAGIC);
 
 	for (i = 0; i < HM_FILES; i++)
 		hm_check_file(sfd[i % HM_SESSIONS], i, &rec);

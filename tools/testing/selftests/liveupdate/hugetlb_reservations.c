@@ -76,10 +76,8 @@ static void run_stage_1(int luo_fd)
 
 	luo_hugepages_ensure_free(2 * HR_SPAN, &base);
 
-	create_state_file(luo_fd, HR_STATE_SESSION, HR_STATE_TOKEN, 2);
-	session_fd = luo_create_session(luo_fd, HR_SESSION);
-	if (session_fd < 0)
-		fail_exit("luo_create_session");
+	session_fd = ht_stage_1(luo_fd, HR_STATE_SESSION, HR_STATE_TOKEN,
+				HR_SESSION);
 
 	fd[HR_RESV] = ht_memfd("resv", HR_SIZE, HT_MFD_HUGE_2MB);
 	fd[HR_NORESV] = ht_memfd("noresv", HR_SIZE, HT_MFD_HUGE_2MB);
@@ -156,9 +154,7 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 
 	session_fd = ht_stage_2(luo_fd, state_session_fd, HR_STATE_TOKEN,
 				HR_SESSION);
-	luo_retrieve_record(session_fd, HR_RECORD_TOKEN, &rec, sizeof(rec));
-	if (rec.magic != HR_MAGIC)
-		fail_exit("the record is not ours");
+	ht_read_record(session_fd, HR_RECORD_TOKEN, &rec, sizeof(rec), HR_MAGIC);
 
 	/* Boot reserved the holes of resv if its pool had the pages. */
 	luo_hugepages(&m);
