@@ -20,9 +20,16 @@ echo "What the first kernel preserved (one LUO session, then kexec -s --reuse-cm
 grep -E '\] # \[STAGE 1\] [0-9]+ pages of' "$log" | strip | sed 's/^# \[STAGE 1\] /  /'
 echo
 echo "What the second kernel verified (hugetlb_files fails on any difference):"
-grep -E '\] # \[STAGE 2\] ' "$log" | strip | sed 's/^# \[STAGE 2\] /  ok: /'
-awk '/\[STAGE 2\] .* file of [0-9]+ pages: .*PFNs/ { n = $0; sub(/.* file of /, "", n); sub(/ pages.*/, "", n); pages += n }
-     END { if (pages) printf "  PFNs unchanged: all %d huge pages (pagemap before and after)\n", pages }' "$log"
+case $result in
+PASS*)
+	grep -E '\] # \[STAGE 2\] ' "$log" | strip | sed 's/^# \[STAGE 2\] /  ok: /'
+	awk '/\[STAGE 2\] .* file of [0-9]+ pages: .*PFNs/ { n = $0; sub(/.* file of /, "", n); sub(/ pages.*/, "", n); pages += n }
+	     END { if (pages) printf "  PFNs unchanged: all %d huge pages (pagemap before and after)\n", pages }' "$log"
+	;;
+*)
+	echo "  FAILED: $(grep -a -m1 -E 'Bail out|not ok|HLU: error' "$log" | strip)"
+	;;
+esac
 echo
 echo "Pool counters per page size (sysfs):"
 awk '/HLU-POOL hop=[0-9]+ .* node=all/ {

@@ -42,8 +42,12 @@
 #define HT_HPAGE		(2UL << 20)
 #define HT_GPAGE		(1024UL << 20)
 #define HT_PFN_MASK		((1ULL << 55) - 1)
-/* One word in every HT_STEP bytes is written and checked. */
-#define HT_STEP			512UL
+/*
+ * One word in every HT_STEP bytes, one per cache line, is written and
+ * checked: a page that lost its contents, or another page in its place,
+ * cannot pass, and 1 GiB pages stay quick to check under QEMU TCG.
+ */
+#define HT_STEP			64UL
 #define HT_MAX_PAGES		256	/* pages of a file of struct ht_file */
 #define HT_MAX_FILES		2	/* files of a struct ht_set */
 #define HT_MAX_NODES		8
@@ -700,8 +704,9 @@ static inline int ht_file_make(struct ht_file *f, int i, int h,
 
 /*
  * Preserve file @i (@fd, described by @f and mapped at @map) as @token of
- * @session_fd. The PFNs and nodes the next kernel must show are the ones
- * right after preserve, which should not have moved anything.
+ * @session_fd. Preserve pins the pages, which moves any in CMA (KHO
+ * scratch) elsewhere: the PFNs and nodes the next kernel must show are the
+ * ones right after preserve, and a move is reported.
  */
 static inline void ht_file_preserve(int session_fd, int token, int fd,
 				    struct ht_file *f, char *map, int i)
@@ -1026,6 +1031,8 @@ static inline void ht_set_retrieve(const struct ht_set *s, int session_fd,
 	int i;
 
 	for (i = 0; i < s->nr_files; i++) {
+		if (!s->file[i].nr_pages)
+			continue;
 		fd[i] = luo_session_retrieve_fd(session_fd, token + i);
 		if (fd[i] < 0)
 			fail_exit("retrieve file %d", i);

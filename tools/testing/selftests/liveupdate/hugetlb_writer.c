@@ -10,13 +10,15 @@
  * (a second preserve of that root must fail with EBUSY). Then it forks a
  * writer that keeps writing to the last page through a MAP_SHARED mapping
  * until the kexec: word 0 of the page is a count n, stored after n itself
- * is written to word 1 + n % (words - 1). The count seen once the writer
- * runs is recorded.
+ * is written to word 1 + n % (words - 1). The count is recorded as late
+ * as it can be, right before the record is handed over; the writer goes
+ * on between that and the kexec.
  *
  * Stage 2 retrieves the memfd and compares size, page size, seals
  * (F_SEAL_SEAL only), position, bytes (but of the last page), PFNs and
  * nodes. The last page must hold the writer's last writes: a count past
- * the one recorded, written where it belongs, and every word that holds a
+ * the one recorded (writes made after the record, up to the kexec),
+ * written where it belongs, and every word that holds a
  * value of the writer (a nonzero one up to the count + 1, the one it may
  * have written before it was stopped) in its place. The pools must be as
  * they were at the kexec (every page size, per node too), and whole again
@@ -106,6 +108,7 @@ static void run_stage_1(int luo_fd)
 	struct ht_set *set = &rec.set;
 	struct luo_hugepages m;
 	int session_fd, fd;
+	uint64_t *live;
 	char *map;
 
 	/* As many free pages again for the pool file to hand over. */
@@ -123,15 +126,18 @@ static void run_stage_1(int luo_fd)
 	ht_set_in_use(set, "filled");
 
 	ht_file_preserve(session_fd, HW_FILE_TOKEN, fd, &set->file[0], map, 0);
-	rec.count = hw_start_writer(luo_fd, fd,
-				    (uint64_t *)(map + HW_LIVE * HT_HPAGE));
-	munmap(map, HW_SIZE);
+	live = (uint64_t *)(map + HW_LIVE * HT_HPAGE);
+	hw_start_writer(luo_fd, fd, live);
 	close(fd);
 	ht_set_in_use(set, "only LUO and the writer hold the file");
 
 	ht_set_pool_files(set, session_fd, HW_MNT, 1U << HT_2M, HW_POOL_TOKEN,
 			  HW_POOL_TOKEN + 1);
-	ksft_print_msg("[STAGE 1] the memfd and the pool file preserved\n");
+	/* As late as the record allows: the writer goes on until the kexec. */
+	rec.count = __atomic_load_n(&live[0], __ATOMIC_ACQUIRE);
+	munmap(map, HW_SIZE);
+	ksft_print_msg("[STAGE 1] memfd and pool file preserved, count %llu at the record\n",
+		       (unsigned long long)rec.count);
 	ht_set_hand_over(set, luo_fd, session_fd, HW_RECORD_TOKEN, &rec,
 			 sizeof(rec));
 }
