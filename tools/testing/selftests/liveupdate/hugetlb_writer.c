@@ -72,10 +72,10 @@ static void hw_write(uint64_t *w)
 }
 
 /*
- * Fork the writer of the page at @page; it runs until the kexec. Returns
- * its count once it ran HW_START_US.
+ * Fork the writer of the page at @page; it runs until the kexec, and must
+ * have counted writes after HW_START_US.
  */
-static uint64_t hw_start_writer(int luo_fd, int fd, uint64_t *page)
+static void hw_start_writer(int luo_fd, int fd, uint64_t *page)
 {
 	uint64_t count;
 	pid_t pid;
@@ -99,7 +99,6 @@ static uint64_t hw_start_writer(int luo_fd, int fd, uint64_t *page)
 		fail_exit("the writer (pid %d) wrote nothing", pid);
 	ksft_print_msg("writer pid %d writes page %d until the kexec (count %llu)\n",
 		       pid, HW_LIVE, (unsigned long long)count);
-	return count;
 }
 
 static void run_stage_1(int luo_fd)
