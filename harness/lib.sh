@@ -16,11 +16,14 @@ if [ "${DEBUG:-1}" = 1 ]; then OBJ=${OBJ:-$BUILD/obj}; else OBJ=${OBJ:-$BUILD/ob
 KERNEL_DIRS="Documentation arch block drivers fs include init ipc kernel lib mm net scripts security tools virt"
 MAINTAINERS_TITLE="HUGETLB LIVE UPDATE"
 # The selftests that upstream's runner (vmtest.sh -T) runs in make check.
-# Not hugetlb_numa (one node there: it skips) nor hugetlb_kho_data (no
-# libfdt in its nolibc build: it skips); our scenarios run both.
+# Not hugetlb_numa (one node there: it skips), hugetlb_nodes (it needs
+# the next kernel's command line of a scenario: it skips) nor
+# hugetlb_kho_data (no libfdt in its nolibc build: it skips); our
+# scenarios run them. hugetlb_fill runs there without its filler.
 VMTESTS_DEFAULT="luo_kexec_simple hugetlb_files hugetlb_pools hugetlb_reservations
 	hugetlb_sessions hugetlb_updates hugetlb_many_files hugetlb_cgroup
-	hugetlb_seals hugetlb_named hugetlb_writer hugetlb_abort"
+	hugetlb_seals hugetlb_named hugetlb_writer hugetlb_abort hugetlb_edges
+	hugetlb_fill"
 
 die() { echo "error: $*" >&2; exit 1; }
 note() { echo "==> $*" >&2; }

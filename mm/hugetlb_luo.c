@@ -312,12 +312,6 @@ static struct hugetlb_luo_out hugetlb_luo_out = {
 };
 
 /*
- * Incoming: the subtree of the previous kernel, found once during boot.
- * KHO's debugfs keeps showing it.
- */
-static const void *hugetlb_luo_in_tree __ro_after_init;
-
-/*
  * Set from the first freeze until the last unfreeze: holes of preserved files
  * can no longer be filled, since their page lists are final.
  */
@@ -945,6 +939,19 @@ static void hugetlb_luo_unpreserve_folios(struct hugetlb_luo_file *hf)
 }
 
 /*
+ * A folio with a poisoned page must not go: the next kernel would take that
+ * page for good data. Refusing it lets userspace save what it can first.
+ */
+static int hugetlb_luo_check_poison(struct folio *folio)
+{
+	if (!folio_test_hwpoison(folio))
+		return 0;
+	pr_warn("cannot hand over the huge page at offset %#llx: it has a memory failure\n",
+		(u64)folio->index << PAGE_SHIFT);
+	return -EHWPOISON;
+}
+
+/*
  * Pin and preserve the folio at huge page index @idx of @file, which has one:
  * the layout is frozen, so it stays. @hf has room for it.
  */
@@ -967,7 +974,9 @@ static int hugetlb_luo_preserve_at(struct file *file,
 	if (nr != 1)
 		return nr < 0 ? nr : -EFAULT;
 
-	err = kho_preserve_folio(folio);
+	err = hugetlb_luo_check_poison(folio);
+	if (!err)
+		err = kho_preserve_folio(folio);
 	if (err) {
 		unpin_folio(folio);
 		return err;
@@ -1052,35 +1061,44 @@ static int hugetlb_luo_scan(struct file *file, struct hugetlb_luo_file *hf)
 }
 
 /*
- * Whether @file holds a folio that @hf does not. As long as every folio of
- * @hf is still in the file (only memory failure takes one out of a preserved
- * file), the file holds others exactly when its page cache counts more pages
- * than theirs. Far cheaper than the scan: a freeze scans only the files that
- * faults filled since preserve.
+ * Whether @file holds a folio that @hf does not (1 or 0), or -EHWPOISON if a
+ * folio of @hf had a memory failure since preserve. As long as every folio
+ * of @hf is still in the file, the file holds others exactly when its page
+ * cache counts more pages than theirs. Far cheaper than the scan: a freeze
+ * scans only the files that faults filled since preserve.
  */
-static bool hugetlb_luo_grew(struct file *file, struct hugetlb_luo_file *hf)
+static int hugetlb_luo_grew(struct file *file, struct hugetlb_luo_file *hf)
 {
 	struct address_space *mapping = file->f_mapping;
+	bool grew = READ_ONCE(mapping->nrpages) !=
+		    hf->nr_folios * pages_per_huge_page(hf->h);
 	unsigned long i;
+	int err;
 
-	if (READ_ONCE(mapping->nrpages) !=
-	    hf->nr_folios * pages_per_huge_page(hf->h))
-		return true;
-	for (i = 0; i < hf->nr_folios; i++)
+	for (i = 0; i < hf->nr_folios; i++) {
+		err = hugetlb_luo_check_poison(hf->folios[i]);
+		if (err)
+			return err;
 		if (READ_ONCE(hf->folios[i]->mapping) != mapping)
-			return true;
-	return false;
+			grew = true;
+	}
+	return grew;
 }
 
 /*
- * Copy the reservation map of @inode into @hf. Sets @changed when it differs
- * from the copy @hf had.
+ * Copy the reservation map of @inode into @hf, up to the end of the file.
+ * Sets @changed when it differs from the copy @hf had.
+ *
+ * A shared mapping that reaches past the end of the file reserves pages
+ * there too, which no page of the file can ever use: the next kernel gets
+ * no such mapping, and would refuse a record that reserves beyond the file.
  */
 static int hugetlb_luo_read_ranges(struct inode *inode,
 				   struct hugetlb_luo_file *hf, bool *changed)
 {
 	struct resv_map *resv = HUGETLBFS_I(inode)->resv_map;
 	unsigned int order = huge_page_order(hf->h);
+	u64 end = hf->size >> PAGE_SHIFT;
 	struct hugetlb_luo_range_ser *ranges;
 	struct file_region *rg;
 	size_t nr, i;
@@ -1105,11 +1123,15 @@ static int hugetlb_luo_read_ranges(struct inode *inode,
 	}
 	i = 0;
 	list_for_each_entry(rg, &resv->regions, link) {
+		/* The regions ascend and do not overlap. */
+		if ((u64)rg->from << order >= end)
+			break;
 		ranges[i].start = (u64)rg->from << order;
-		ranges[i].end = (u64)rg->to << order;
+		ranges[i].end = min((u64)rg->to << order, end);
 		i++;
 	}
 	spin_unlock(&resv->lock);
+	nr = i;
 
 	if (nr == hf->nr_ranges &&
 	    !memcmp(ranges, hf->ranges, nr * sizeof(*ranges))) {
@@ -1207,6 +1229,17 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 	hf->seals = seals;
 	hf->h = hstate_inode(inode);
 
+	/*
+	 * fallocate() can leave the size of a hugetlbfs file between two huge
+	 * pages, which a file made in the next kernel cannot have.
+	 */
+	if (!IS_ALIGNED(hf->size, huge_page_size(hf->h))) {
+		pr_warn("cannot preserve a file of %lld bytes: not a multiple of its page size\n",
+			hf->size);
+		err = -EINVAL;
+		goto err_unlock;
+	}
+
 	err = hugetlb_luo_scan(args->file, hf);
 	if (!err)
 		err = hugetlb_luo_read_ranges(inode, hf, &changed);
@@ -1273,8 +1306,14 @@ static int hugetlb_luo_refresh(struct file *file, struct hugetlb_luo_file *hf,
 
 	hf->pos = file->f_pos;
 
+	/* Nothing may resize a preserved file: the record holds its size. */
+	if (i_size_read(file_inode(file)) != hf->size)
+		return -EBUSY;
+
 	/* Holes filled by faults since preserve; from now on none can be. */
-	err = hugetlb_luo_grew(file, hf) ? hugetlb_luo_scan(file, hf) : 0;
+	err = hugetlb_luo_grew(file, hf);
+	if (err > 0)
+		err = hugetlb_luo_scan(file, hf);
 	if (err)
 		return err;
 
@@ -1378,8 +1417,9 @@ static void hugetlb_luo_unfreeze(struct liveupdate_file_op_args *args)
  *
  * Once the files are frozen for the kexec, their page lists are final: a
  * page added to a preserved file after that would silently be lost, so the
- * fault (SIGBUS) or the userfaultfd copy (-EPERM) that would add it fails
- * instead. Called with the hugetlb fault mutex of the index held.
+ * fault (SIGBUS), the userfaultfd copy (-EPERM) or the memfd_pin_folios()
+ * (-EPERM) that would add it fails instead. Called with the hugetlb fault
+ * mutex of the index held.
  *
  * Return: true if @inode is preserved and the sessions are frozen.
  */
@@ -1881,7 +1921,11 @@ late_initcall(hugetlb_luo_init);
 
 /* Boot-time restore of the pools. */
 
-static bool hugetlb_luo_in_checked __initdata;
+/* Whether the incoming subtree was found wrong, and said so. */
+static bool hugetlb_luo_in_warned __initdata;
+
+/* Handed-over pages counted towards hugepages= at boot. */
+static unsigned long hugetlb_luo_boot_counted __initdata;
 
 /* Whether @fdt, in a buffer of @size bytes, is a tree of this version. */
 static int __init hugetlb_luo_check_tree(const void *fdt, size_t size)
@@ -1893,7 +1937,12 @@ static int __init hugetlb_luo_check_tree(const void *fdt, size_t size)
 	return 0;
 }
 
-/* The incoming subtree, or NULL. Usable before the buddy allocator. */
+/*
+ * The incoming subtree, or NULL. Usable before the buddy allocator. Asked of
+ * KHO at each use, not kept: gigantic pages are sized before KHO has walked
+ * its memory map, and should that walk fail, KHO drops the whole hand-over
+ * and the subtree's memory goes to the page allocator.
+ */
 static const void *__init hugetlb_luo_in_fdt(void)
 {
 	phys_addr_t phys;
@@ -1901,25 +1950,23 @@ static const void *__init hugetlb_luo_in_fdt(void)
 	size_t size;
 	int err;
 
-	if (hugetlb_luo_in_checked)
-		return hugetlb_luo_in_tree;
-	hugetlb_luo_in_checked = true;
-
 	err = kho_retrieve_subtree(HUGETLB_LUO_FDT_NAME, &phys, &size);
 	if (err) {
-		if (err != -ENOENT && err != -EOPNOTSUPP)
+		if (err != -ENOENT && err != -EOPNOTSUPP &&
+		    !hugetlb_luo_in_warned)
 			pr_warn("cannot retrieve the hand-over data: %d\n", err);
+		hugetlb_luo_in_warned = true;
 		return NULL;
 	}
 
 	fdt = phys_to_virt(phys);
 	if (hugetlb_luo_check_tree(fdt, size)) {
-		pr_warn("hand-over data is not a valid %s tree, ignoring it\n",
-			HUGETLB_LUO_COMPATIBLE);
+		if (!hugetlb_luo_in_warned)
+			pr_warn("hand-over data is not a valid %s tree, ignoring it\n",
+				HUGETLB_LUO_COMPATIBLE);
+		hugetlb_luo_in_warned = true;
 		return NULL;
 	}
-
-	hugetlb_luo_in_tree = fdt;
 	return fdt;
 }
 
@@ -2053,17 +2100,21 @@ static int __init hugetlb_luo_node_order(const void *fdt, int hoff,
  * @h: hstate whose boot-time pages are about to be allocated
  *
  * Subtract the pages of @h handed over by the previous kernel from the
- * number of pages to allocate at boot, globally and per node, so that
- * ``hugepages=`` sizes the pool including them. Called for gigantic hstates
- * before the page allocator is up, so it only reads the KHO FDT.
+ * number of pages to allocate at boot, so that ``hugepages=`` sizes the pool
+ * including them. Where ``hugepages=`` asks per node, each node gets what
+ * it asks for: handed-over pages count on the node they were on when this
+ * kernel has it, and the global count is the sum over the nodes. Called for
+ * gigantic hstates before the page allocator is up, so it only reads the
+ * KHO FDT.
  */
 void __init hugetlb_luo_boot_adjust(struct hstate *h)
 {
 	unsigned int order = huge_page_order(h), prop_order;
-	unsigned long total = 0;
+	unsigned long total = 0, asked = 0;
+	bool per_node = false;
 	const void *fdt;
 	char name[32];
-	int hoff, noff;
+	int hoff, noff, nid;
 
 	fdt = hugetlb_luo_in_fdt();
 	if (!fdt)
@@ -2075,6 +2126,9 @@ void __init hugetlb_luo_boot_adjust(struct hstate *h)
 	    prop_order != order)
 		return;
 
+	for_each_online_node(nid)
+		per_node |= h->max_huge_pages_node[nid] > 0;
+
 	fdt_for_each_subnode(noff, fdt, hoff) {
 		struct hugetlb_luo_in_pool pool;
 		unsigned long nr;
@@ -2084,15 +2138,23 @@ void __init hugetlb_luo_boot_adjust(struct hstate *h)
 
 		/* Surplus pages are no part of what hugepages= asks for. */
 		nr = pool.nr_free + pool.nr_in_use - pool.nr_surplus;
-		h->max_huge_pages_node[pool.nid] -=
-			min(nr, h->max_huge_pages_node[pool.nid]);
+		if (node_online(pool.nid))
+			h->max_huge_pages_node[pool.nid] -=
+				min(nr, h->max_huge_pages_node[pool.nid]);
 		total += nr;
 	}
 
 	if (!total)
 		return;
 
-	h->max_huge_pages -= min(total, h->max_huge_pages);
+	if (per_node) {
+		for_each_online_node(nid)
+			asked += h->max_huge_pages_node[nid];
+		h->max_huge_pages = asked;
+	} else {
+		h->max_huge_pages -= min(total, h->max_huge_pages);
+	}
+	hugetlb_luo_boot_counted += total;
 	pr_info("%lu preserved pages of order %u count towards the boot pool\n",
 		total, order);
 }
@@ -2106,13 +2168,14 @@ static void __init hugetlb_luo_give_back(struct folio *folio)
 
 /*
  * Restore the page at @pfn if it is what the tree says: the head of a page
- * of @order that KHO preserved, on node @nid unless that is NUMA_NO_NODE. A
- * page that KHO preserved but that does not fit goes back to the page
- * allocator.
+ * of @order that KHO preserved. Without an hstate @h for it, a page that KHO
+ * preserved goes back to the page allocator. The node the tree recorded for
+ * it is only a hint: the next kernel may see other nodes, and the page counts
+ * on the node it is on.
  */
 static struct folio *__init hugetlb_luo_restore_page(struct hstate *h,
 						      unsigned int order,
-						      int nid, u64 pfn)
+						      u64 pfn)
 {
 	struct folio *folio;
 
@@ -2126,7 +2189,7 @@ static struct folio *__init hugetlb_luo_restore_page(struct hstate *h,
 	if (!folio)
 		return NULL;
 
-	if (!h || (nid != NUMA_NO_NODE && folio_nid(folio) != nid)) {
+	if (!h) {
 		hugetlb_luo_give_back(folio);
 		return NULL;
 	}
@@ -2226,7 +2289,7 @@ hugetlb_luo_restore_runs(struct hstate *h, unsigned int order,
 		for (k = 0; k < runs[i].nr; k++) {
 			struct folio *folio;
 
-			folio = hugetlb_luo_restore_page(h, order, pool->nid,
+			folio = hugetlb_luo_restore_page(h, order,
 							 runs[i].pfn + (k << order));
 			if (!folio)
 				continue;
@@ -2240,14 +2303,36 @@ out:
 	return restored;
 }
 
+/*
+ * Count @nr of the in-use pages restored on node @nid, of which @avail are
+ * not surplus yet, as surplus pages. Returns how many it could.
+ */
+static unsigned long __init hugetlb_luo_surplus_on(struct hstate *h, int nid,
+						   unsigned long *avail,
+						   unsigned long nr)
+{
+	nr = min(nr, avail[nid]);
+	avail[nid] -= nr;
+	hugetlb_luo_restore_surplus(h, nid, nr);
+	return nr;
+}
+
+/*
+ * Restore the free pages of the pools of the hstate node at @hoff, and
+ * count the in-use pages the files restored (@in_use, per hstate and node)
+ * against the pools' records. Pages count on the node they are on: where
+ * the next kernel has other nodes, surplus pages are counted on the nodes
+ * that got in-use pages.
+ */
 static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
 					      unsigned long *in_use)
 {
+	unsigned long restored = 0, expected = 0, left = 0, used = 0;
+	unsigned long *avail = NULL;
 	struct hugetlb_luo_in_pool pool;
-	unsigned long restored, used;
 	unsigned int order;
 	struct hstate *h;
-	int noff;
+	int noff, nid;
 
 	if (hugetlb_luo_node_order(fdt, hoff, &order)) {
 		pr_warn("malformed hstate node %s, its pages are lost\n",
@@ -2257,6 +2342,15 @@ static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
 
 	/* With no hstate of this order every page goes back. */
 	h = hugetlb_luo_order_hstate(order);
+	if (h) {
+		/* In-use pages not counted as surplus yet, per node. */
+		avail = kmemdup_array(&in_use[hstate_index(h) * nr_node_ids],
+				      nr_node_ids, sizeof(*avail), GFP_KERNEL);
+		if (!avail)
+			return;
+		for (nid = 0; nid < nr_node_ids; nid++)
+			used += avail[nid];
+	}
 
 	fdt_for_each_subnode(noff, fdt, hoff) {
 		if (hugetlb_luo_read_pool(fdt, noff, order, &pool)) {
@@ -2264,24 +2358,29 @@ static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
 				order);
 			continue;
 		}
-
-		/* The files restored their pages already. */
-		used = h ? in_use[hstate_index(h) * nr_node_ids + pool.nid] : 0;
-		restored = hugetlb_luo_restore_runs(h, order, &pool) +
-			   min(used, pool.nr_in_use);
-		if (restored != pool.nr_free + pool.nr_in_use)
-			pr_warn("order %u node %d: %llu of %llu preserved pages unusable, not added to the pool\n",
-				order, pool.nid,
-				pool.nr_free + pool.nr_in_use - restored,
-				pool.nr_free + pool.nr_in_use);
+		expected += pool.nr_free + pool.nr_in_use;
+		restored += hugetlb_luo_restore_runs(h, order, &pool);
 		if (!h)
 			continue;
-
-		hugetlb_luo_restore_surplus(h, pool.nid,
-					    min(pool.nr_surplus, used));
-		pr_info("order %u node %d: restored %lu preserved pages\n",
-			order, pool.nid, restored);
+		/* Surplus pages on their recorded node, if they are there. */
+		left += pool.nr_surplus;
+		if (pool.nid < nr_node_ids)
+			left -= hugetlb_luo_surplus_on(h, pool.nid, avail,
+						       pool.nr_surplus);
 	}
+
+	for (nid = 0; h && left && nid < nr_node_ids; nid++)
+		left -= hugetlb_luo_surplus_on(h, nid, avail, left);
+	kfree(avail);
+
+	/* The files restored their pages already. */
+	restored += min(used, expected - restored);
+	if (restored != expected)
+		pr_warn("order %u: %lu of %lu preserved pages unusable, not added to the pool\n",
+			order, expected - restored, expected);
+	if (h)
+		pr_info("order %u: restored %lu preserved pages\n", order,
+			restored);
 }
 
 /**
@@ -2420,7 +2519,7 @@ hugetlb_luo_restore_file(struct hugetlb_luo_in_file *f, unsigned int order,
 		u64 pfn = f->folios[i].pfn;
 		struct folio *folio;
 
-		folio = hugetlb_luo_restore_page(f->h, order, NUMA_NO_NODE, pfn);
+		folio = hugetlb_luo_restore_page(f->h, order, pfn);
 		if (!folio) {
 			lost++;
 			continue;
@@ -2564,8 +2663,12 @@ void __init hugetlb_luo_restore_pools(void)
 	int off;
 
 	fdt = hugetlb_luo_in_fdt();
-	if (!fdt)
+	if (!fdt) {
+		if (hugetlb_luo_boot_counted)
+			pr_warn("KHO dropped the hand-over after %lu of its huge pages counted towards hugepages=: the pools are smaller by that\n",
+				hugetlb_luo_boot_counted);
 		return;
+	}
 
 	in_use = kcalloc(HUGE_MAX_HSTATE * nr_node_ids, sizeof(*in_use),
 			 GFP_KERNEL);
