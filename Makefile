@@ -16,15 +16,17 @@
 #   make vmtest        run luo_kexec_simple and our upstream-style hugetlb
 #                      selftests through upstream's vmtest.sh
 #                      (VMTESTS="name ..." for others)
+#   make fuzz          random live updates: N cases (default 10) from
+#                      SEED (default: the time), chained over N+1 kernels
 #   make bench         what a live update costs: hugetlb vs shmem vs nothing
 #                      preserved, in QEMU, into out/bench (BENCH_SMOKE=1: a
 #                      two-minute check that the benchmark still works)
 #   make clean         remove build/ and out/ (the base cache stays)
 
 H := harness
-export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE AM_CHECK BENCH_SMOKE BENCH_REPS BENCH_FULL
+export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE AM_CHECK BENCH_SMOKE BENCH_REPS BENCH_FULL SEED N
 
-.PHONY: all demo check tree refresh kernel selftests initramfs lint series check-series vmtest bench deps fetch clean
+.PHONY: all demo check tree refresh kernel selftests initramfs lint series check-series vmtest fuzz bench deps fetch clean
 all: demo
 
 demo:
@@ -65,6 +67,9 @@ check-series: deps
 
 vmtest: tree
 	@$(H)/vmtest.sh $(VMTESTS)
+
+fuzz: tree
+	@$(H)/fuzz.sh
 
 bench: deps
 	@$(H)/deps.sh bench

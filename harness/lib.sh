@@ -19,11 +19,12 @@ MAINTAINERS_TITLE="HUGETLB LIVE UPDATE"
 # Not hugetlb_numa (one node there: it skips), hugetlb_nodes (it needs
 # the next kernel's command line of a scenario: it skips) nor
 # hugetlb_kho_data (no libfdt in its nolibc build: it skips); our
-# scenarios run them. hugetlb_fill runs there without its filler.
+# scenarios run them. hugetlb_fill runs there without its filler,
+# hugetlb_fuzz with seed 1.
 VMTESTS_DEFAULT="luo_kexec_simple hugetlb_files hugetlb_pools hugetlb_reservations
 	hugetlb_sessions hugetlb_updates hugetlb_many_files hugetlb_cgroup
 	hugetlb_seals hugetlb_named hugetlb_writer hugetlb_abort hugetlb_edges
-	hugetlb_fill"
+	hugetlb_fill hugetlb_fuzz"
 
 die() { echo "error: $*" >&2; exit 1; }
 note() { echo "==> $*" >&2; }
