@@ -83,8 +83,10 @@ for s in "${scns[@]}"; do
 	fi
 	if [ -n "$expect" ]; then
 		# A scenario that tests the runner: it must end as EXPECT says.
+		# EXPECT_TEXT, if set, must be in what it said too.
+		text=$(EXPECT_TEXT=; . "$s"; echo "$EXPECT_TEXT")
 		case $r in
-		"$expect "*) r="PASS $name (runner said ${r%% *} as expected: ${r#* })" ;;
+		"$expect "*"$text"*) r="PASS $name (runner said ${r%% *} as expected: ${r#* })" ;;
 		*) r="FAIL $name (expected $expect, runner said: $r)" ;;
 		esac
 	fi

@@ -3,6 +3,10 @@
 # Boot one scenario in QEMU (TCG) and judge it from its serial log.
 # Usage: run.sh SCENARIO_FILE [LOGDIR]
 # Prints "PASS|FAIL|SKIP name (detail)" last; exit 0 pass, 1 fail, 4 skip.
+# A guest whose serial console stays silent for QUIET seconds is stopped
+# after its CPUs' instruction pointers are written to the log; such a
+# silent hang, with no kernel splat, is run again once (TCG has hung that
+# way after a kexec, once in hundreds of boots), and the result says so.
 . "$(dirname "$0")/lib.sh"
 
 scn=$1
@@ -12,7 +16,7 @@ log=$logdir/$name.log
 mkdir -p "$logdir"
 
 # Scenario defaults; the file overrides them.
-MEM=2G CPUS=2 NUMA=0 CMDLINE= HOPS=2 TIMEOUT=300 CPU=qemu64,+pdpe1gb
+MEM=2G CPUS=2 NUMA=0 CMDLINE= HOPS=2 TIMEOUT=300 CPU=qemu64,+pdpe1gb QUIET=90
 # shellcheck disable=SC1090
 . "$scn"
 
@@ -34,16 +38,71 @@ if [ "$NUMA" -gt 0 ]; then
 	qemu[8]="$CPUS,sockets=$CPUS,cores=1,threads=1"
 fi
 
+# The monitor, on a socket of this run only, answers the hang watcher.
+mon=$(mktemp -u "${TMPDIR:-/tmp}/hlu-mon.XXXXXX")
+qemu[12]="unix:$mon,server=on,wait=off"
+
+# monitor CMD: the human monitor's answer to CMD.
+monitor() {
+	perl -MIO::Socket::UNIX -MIO::Select -e '
+		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or exit 1;
+		my $sel = IO::Select->new($s);
+		print $s "$ARGV[1]\n";
+		while ($sel->can_read(2)) { sysread($s, my $b, 65536) or last; print $b }' "$mon" "$1"
+}
+
+# rips: the CPUs' instruction pointers, with the kernel symbol of each.
+rips() {
+	monitor "info registers -a" | tr -d '\r' | grep -oE 'RIP=[0-9a-f]+' | cut -c5- |
+		perl -e 'my @s;
+			if (open(my $m, "<", shift)) {
+				while (<$m>) { my ($a, $t, $n) = split; push @s, [hex($a), $n] if $t =~ /^[tTwW]$/ }
+			}
+			@s = sort { $a->[0] <=> $b->[0] } @s;
+			my $c = 0;
+			while (my $r = <STDIN>) {
+				chomp $r; my $x = hex($r); my $b = "?";
+				for (@s) { last if $_->[0] > $x; $b = sprintf("%s+0x%x", $_->[1], $x - $_->[0]) }
+				print "cpu$c=$b "; $c++;
+			}' "$OBJ/System.map"
+}
+
+# watch_quiet: stop QEMU once the log has not grown for QUIET seconds,
+# sampling the CPUs first (three times, a second apart: a loop shows).
+watch_quiet() {
+	local last=-1 same=0 size i
+	while sleep 2; do
+		size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+		if [ "$size" = "$last" ]; then same=$((same + 2)); else same=0 last=$size; fi
+		[ "$same" -ge "$QUIET" ] || continue
+		for i in 1 2 3; do rips | sed "s/ $//"; echo; sleep 1; done > "$log.quiet"
+		monitor quit > /dev/null || true
+		return
+	done
+}
+
 start=$(date +%s.%N)
+rm -f "$log.quiet"
+watch_quiet & watcher=$!
 set +e
 timeout --foreground -k 5 "$TIMEOUT" "${qemu[@]}" < /dev/null 2>&1 |
 	perl -MTime::HiRes=time -pe 'BEGIN { $t0 = time; $| = 1 } s/\r//g; printf "[%8.3f] ", time - $t0' > "$log"
 rc=${PIPESTATUS[0]}
+kill "$watcher" 2>/dev/null
+wait "$watcher" 2>/dev/null
 set -e
+rm -f "$mon"
+quiet=
+if [ -f "$log.quiet" ]; then
+	quiet="silent for ${QUIET}s at $(head -n 1 "$log.quiet")"
+	sed "s/^/[  silent] HLU-HARNESS: $QUIET s without output, CPUs at /" "$log.quiet" >> "$log"
+	rm -f "$log.quiet"
+fi
 wall=$(echo "$(date +%s.%N) - $start" | bc)
 
 fail=() skip=0
 [ "$rc" = 124 ] || [ "$rc" = 137 ] && fail+=("timeout after ${TIMEOUT}s")
+[ -z "$quiet" ] || fail+=("$quiet")
 for ((h = 1; h <= HOPS; h++)); do
 	grep -q "HLU: begin hop=$h " "$log" || { fail+=("hop $h never started"); break; }
 done
@@ -78,6 +137,21 @@ awk '
 	}
 	END { for (i = 1; i <= n; i++) printf "  pool %s: %s\n", order[i], line[order[i]] }
 ' "$log" >&2
+
+# A silent hang without a splat: once more, from the start, the first
+# log kept beside the second.
+if [ -n "$quiet" ] && [ -z "${HLU_RETRIED:-}" ] && ! grep -qE "$SPLAT" "$log"; then
+	where=$(grep -oE 'HLU: (begin|end) hop=[0-9]+' "$log" | tail -n 1 | sed 's/HLU: //')
+	case $where in
+	begin*) where="in hop ${where#*=}" ;;
+	end*) where="booting hop $((${where#*=} + 1))" ;;
+	*) where="booting hop 1" ;;
+	esac
+	mv "$log" "$logdir/$name.hang.log"
+	note "$name: hung silently $where; once more (first log in $name.hang.log)"
+	HLU_RETRIED="$where, $quiet" exec "$0" "$@"
+fi
+[ -z "${HLU_RETRIED:-}" ] || detail="$detail; run twice, the first hung: ${HLU_RETRIED}"
 
 if [ ${#fail[@]} -gt 0 ]; then
 	echo "--- $name: relevant lines of $log" >&2
