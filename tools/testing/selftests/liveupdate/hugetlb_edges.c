@@ -70,16 +70,25 @@ struct he_record {
 
 static unsigned int he_opts;
 
-/* Preserving @fd, @what, as @token of @session_fd fails with @err. */
+/*
+ * Preserving @fd, @what, as @token of @session_fd fails with @err and one
+ * line of this handler in the kernel log.
+ */
 static void he_refused(int session_fd, int fd, int token, int err,
 		       const char *what)
 {
-	int ret = luo_session_preserve_fd(session_fd, fd, token);
+	int logged = ht_kmsg_ours(), ret;
 
+	ret = luo_session_preserve_fd(session_fd, fd, token);
 	if (ret != -err)
 		fail_exit("preserve %s: %d, expected %d", what, ret, -err);
-	ksft_print_msg("preserve %s: refused with %s, as it must\n", what,
-		       err == EINVAL ? "EINVAL" : "EHWPOISON");
+	/* A refusal says why, in one line. */
+	logged = ht_kmsg_ours() - logged;
+	if (logged != 1)
+		fail_exit("preserve %s: %d lines of hugetlb_luo in the kernel log, expected 1",
+			  what, logged);
+	ksft_print_msg("preserve %s: refused with %s and one log line, as it must\n",
+		       what, err == EINVAL ? "EINVAL" : "EHWPOISON");
 }
 
 /* A file of 3 MiB: fallocate() beyond the end sizes it to the byte. */

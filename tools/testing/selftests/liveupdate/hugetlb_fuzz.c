@@ -180,13 +180,16 @@ static void run_stage_1(int luo_fd)
 	/* A file fallocate() left between two huge pages is refused. */
 	if (!hz_below(4)) {
 		int odd = ht_memfd("hugetlb_fuzz_odd", 0, HT_MFD_HUGE_2MB);
+		int logged = ht_kmsg_ours();
 
 		if (ht_fallocate(odd, 0, 0, HT_HPAGE * (1 + hz_below(3)) +
 				 HT_HPAGE / 2))
 			fail_exit("fallocate to an odd size");
 		if (luo_session_preserve_fd(session[0], odd, 90) != -EINVAL)
 			fail_exit("a file of an odd size was not refused");
-		ksft_print_msg("a file of an odd size: refused with EINVAL\n");
+		if (ht_kmsg_ours() != logged + 1)
+			fail_exit("a file of an odd size: not one log line");
+		ksft_print_msg("a file of an odd size: refused with EINVAL and one log line\n");
 		close(odd);
 	}
 
@@ -332,7 +335,7 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 	for (s = 0; s < HZ_MAX_SESSIONS; s++) {
 		int want = s < rec.nr_sessions && s != rec.closed;
 
-		if (want != session[s] >= 0)
+		if (want != (session[s] >= 0))
 			fail_exit("session %d: %s", s, session[s] >= 0 ?
 				  "arrived, but was closed or never made" :
 				  "did not arrive");

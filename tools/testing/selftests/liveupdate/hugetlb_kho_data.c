@@ -83,7 +83,6 @@ static unsigned int hk_opts;
 
 #define HK_DEBUGFS		"/sys/kernel/debug"
 #define HK_KHO			HK_DEBUGFS "/kho"
-#define HK_KMSG			"/dev/kmsg"
 #define HK_DEVMEM		"/dev/mem"
 
 /*
@@ -859,55 +858,14 @@ static void hk_corrupt_extents(const struct hk_record *rec)
 	ksft_print_msg("extents 1, 3, 5 (PFN) and 6 (index) of file 0 rewritten\n");
 }
 
-/*
- * Records of this boot's kernel log that contain @needle, read from
- * /dev/kmsg; -errno if it cannot be read.
- */
-static int hk_kmsg_count(const char *needle)
-{
-	char rec[8192], *msg, *end;
-	int fd, err = 0, nr = 0;
-	ssize_t n;
-
-	fd = open(HK_KMSG, O_RDONLY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE) {
-			ksft_print_msg("%s: records overwritten before they were read\n",
-				       HK_KMSG);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n < 0 && errno != EAGAIN)
-				err = -errno;
-			break;
-		}
-		rec[n] = '\0';
-		/* "level,seq,time,flags;text\n", then " KEY=value" lines */
-		msg = strchr(rec, ';');
-		if (!msg)
-			continue;
-		end = strchr(++msg, '\n');
-		if (end)
-			*end = '\0';
-		nr += !!strstr(msg, needle);
-	}
-	close(fd);
-	return err ? err : nr;
-}
-
 /* Exactly @nr records of the kernel log contain @needle. */
 static void hk_log_expect(const char *needle, int nr, const char *what)
 {
-	int seen = hk_kmsg_count(needle);
+	int seen = ht_kmsg_count(needle);
 
 	if (seen < 0) {
 		errno = -seen;
-		fail_exit("read %s", HK_KMSG);
+		fail_exit("read %s", HT_KMSG);
 	}
 	errno = 0;
 	if (seen != nr)

@@ -1173,4 +1173,62 @@ static inline void ht_mixed_stage_2(struct ht_mixed *rec, int luo_fd,
 	ht_finish(state_session_fd, "state");
 }
 
+#define HT_KMSG "/dev/kmsg"
+
+/*
+ * Records of this boot's kernel log that contain @needle, read from
+ * /dev/kmsg; -errno if it cannot be read.
+ */
+static inline int ht_kmsg_count(const char *needle)
+{
+	char rec[8192], *msg, *end;
+	int fd, err = 0, nr = 0;
+	ssize_t n;
+
+	fd = open(HT_KMSG, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE) {
+			ksft_print_msg("%s: records overwritten before they were read\n",
+				       HT_KMSG);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN)
+				err = -errno;
+			break;
+		}
+		rec[n] = '\0';
+		/* "level,seq,time,flags;text\n", then " KEY=value" lines */
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		end = strchr(++msg, '\n');
+		if (end)
+			*end = '\0';
+		nr += !!strstr(msg, needle);
+	}
+	close(fd);
+	return err ? err : nr;
+}
+
+/*
+ * Records of the kernel log from this handler ("hugetlb_luo: ..."); the
+ * test fails if /dev/kmsg cannot be read.
+ */
+static inline int ht_kmsg_ours(void)
+{
+	int nr = ht_kmsg_count("hugetlb_luo: ");
+
+	if (nr < 0) {
+		errno = -nr;
+		fail_exit("read %s", HT_KMSG);
+	}
+	return nr;
+}
+
 #endif /* HUGETLB_UTIL_H */
