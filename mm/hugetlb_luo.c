@@ -691,6 +691,9 @@ static int hugetlb_luo_pool_snap(struct hstate *h, int nid, bool free_pages,
 	 */
 	nr = hugetlb_take_free_folios(h, nid, pool->folios, max_free);
 	pool->nr_free = nr;
+	if (nr < max_free)
+		pr_info("node %d: %lu free huge pages of order %u stay behind (in CMA, isolated or poisoned)\n",
+			nid, max_free - nr, huge_page_order(h));
 	for (i = 0; i < nr; i++) {
 		err = kho_preserve_folio(pool->folios[i]);
 		if (err)

@@ -334,8 +334,9 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 		       rec.nr_sessions, rec.closed);
 	for (s = 0; s < HZ_MAX_SESSIONS; s++) {
 		int want = s < rec.nr_sessions && s != rec.closed;
+		int have = session[s] >= 0;
 
-		if (want != (session[s] >= 0))
+		if (want != have)
 			fail_exit("session %d: %s", s, session[s] >= 0 ?
 				  "arrived, but was closed or never made" :
 				  "did not arrive");
