@@ -4,15 +4,20 @@
  * Files in states userspace can reach before a live update: what preserve
  * refuses, with which errno, and what a preserved file must not become.
  *
- * Usage: hugetlb_edges [-z] [-p] [-e] [-s STAGE]
+ * Usage: hugetlb_edges [-z] [-p] [-e] [-f] [-s STAGE]
  *
- * Stage 1 runs the parts asked for, all of them when none is:
+ * Stage 1 runs the parts asked for, -z, -p and -e when none is:
  * - -z: a 2 MiB-page memfd whose size fallocate() left between two huge
  *   pages must be refused by preserve with EINVAL: a file made in the next
  *   kernel cannot have that size.
  * - -p: a 2 MiB-page memfd with a hardware-poisoned page (MADV_HWPOISON,
  *   CONFIG_MEMORY_FAILURE) must be refused with EHWPOISON: the next kernel
  *   would read that page as good data.
+ * - -f: a 2 MiB-page memfd, preserved in a session of its own, gets a
+ *   poisoned page after preserve. A kexec must then fail at the freeze
+ *   with EHWPOISON, and this handler must say why in the log; closing the
+ *   session unpreserves the file. It needs a kernel loaded with kexec -l
+ *   (its scenario loads one): the test calls reboot() itself.
  * - -e: file 0, of HE_NR_PAGES pages, is mapped shared, read-only and
  *   longer than the file before it is preserved, which reserves huge pages
  *   past its end. Once it is preserved, mappings past its end, writable
@@ -35,6 +40,7 @@
 
 #include <stdint.h>
 #include <sys/wait.h>
+#include <linux/reboot.h>
 
 #include "hugetlb_util.h"
 
@@ -48,6 +54,7 @@
 #define HE_STATE_SESSION	"hugetlb_edges_state"
 #define HE_STATE_TOKEN		999
 #define HE_SESSION		"hugetlb-edges"
+#define HE_POISON_SESSION	"hugetlb-edges-poison"
 #define HE_FILE_TOKEN		1
 #define HE_REFUSED_TOKEN	2
 #define HE_RECORD_TOKEN	20
@@ -59,6 +66,7 @@
 #define HE_OPT_SIZE		0x1	/* -z */
 #define HE_OPT_POISON		0x2	/* -p */
 #define HE_OPT_EOF		0x4	/* -e */
+#define HE_OPT_FREEZE		0x8	/* -f */
 
 /* What stage 1 hands to stage 2. */
 struct he_record {
@@ -104,20 +112,15 @@ static void he_unaligned(int session_fd)
 }
 
 /*
- * A file of 2 pages whose second page has a poisoned 4 KiB page. The
- * poison is injected by a child, which memory failure may kill. Once the
- * file goes, the poisoned huge page is back on the free list, where no
- * allocation and no pool hand-over takes it.
+ * Poison a 4 KiB page of the second huge page of @fd, whose first two
+ * huge pages are mapped at @map, which this unmaps.
  */
-static void he_poisoned(int session_fd)
+static void he_poison(int fd, char *map)
 {
-	int fd = ht_memfd("hugetlb_poisoned", 2 * HT_HPAGE, HT_MFD_HUGE_2MB);
-	char *map = ht_map(fd, 2 * HT_HPAGE, PROT_READ | PROT_WRITE, 0);
 	uint64_t word;
 	int status;
 	pid_t pid;
 
-	memset(map, 0x5a, 2 * HT_HPAGE);
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0)
@@ -136,8 +139,59 @@ static void he_poisoned(int session_fd)
 	if (syscall(__NR_pread64, fd, &word, sizeof(word),
 		    HT_HPAGE + 4096) != -1 || errno != EIO)
 		fail_exit("the poisoned page reads: the poison did not take");
+}
+
+/*
+ * A file of 2 pages whose second page has a poisoned 4 KiB page. The
+ * poison is injected by a child, which memory failure may kill. Once the
+ * file goes, the poisoned huge page is back on the free list, where no
+ * allocation and no pool hand-over takes it.
+ */
+static void he_poisoned(int session_fd)
+{
+	int fd = ht_memfd("hugetlb_poisoned", 2 * HT_HPAGE, HT_MFD_HUGE_2MB);
+	char *map = ht_map(fd, 2 * HT_HPAGE, PROT_READ | PROT_WRITE, 0);
+
+	memset(map, 0x5a, 2 * HT_HPAGE);
+	he_poison(fd, map);
 	he_refused(session_fd, fd, HE_REFUSED_TOKEN, EHWPOISON,
 		   "a file with a poisoned page");
+	close(fd);
+}
+
+/*
+ * -f: preserve a file of 2 pages in a session of its own, then poison its
+ * second page: the kexec loaded by the scenario must fail at the freeze,
+ * with EHWPOISON and a line of this handler in the log. Closing the
+ * session unpreserves the file, which is closed.
+ */
+static void he_poisoned_at_freeze(int luo_fd)
+{
+	int fd = ht_memfd("hugetlb_poisoned_late", 2 * HT_HPAGE,
+			  HT_MFD_HUGE_2MB);
+	char *map = ht_map(fd, 2 * HT_HPAGE, PROT_READ | PROT_WRITE, 0);
+	int session_fd, logged;
+	long ret;
+
+	memset(map, 0x5a, 2 * HT_HPAGE);
+	session_fd = luo_create_session(luo_fd, HE_POISON_SESSION);
+	if (session_fd < 0)
+		fail_exit("create session %s", HE_POISON_SESSION);
+	if (luo_session_preserve_fd(session_fd, fd, HE_REFUSED_TOKEN))
+		fail_exit("preserve the file to poison");
+	he_poison(fd, map);
+
+	logged = ht_kmsg_ours();
+	fflush(stdout);
+	ret = syscall(__NR_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+		      LINUX_REBOOT_CMD_KEXEC, NULL);
+	if (ret != -1 || errno != EHWPOISON)
+		fail_exit("kexec, page poisoned late: %ld, errno %d, not EHWPOISON (loaded?)",
+			  ret, errno);
+	if (ht_kmsg_ours() <= logged)
+		fail_exit("the freeze refused the kexec without a line in the log");
+	ksft_print_msg("kexec with a page poisoned after preserve: EHWPOISON at the freeze\n");
+	close(session_fd);
 	close(fd);
 }
 
@@ -182,6 +236,15 @@ static void run_stage_1(int luo_fd)
 		rec.stuck = set->base.all[HT_2M].free;
 		ht_pools_read(&set->base);
 		rec.stuck -= set->base.all[HT_2M].free;
+		ksft_print_msg("%d poisoned huge page(s) stay in use, out of reach\n",
+			       rec.stuck);
+	}
+	if (he_opts & HE_OPT_FREEZE) {
+		int free = set->base.all[HT_2M].free;
+
+		he_poisoned_at_freeze(luo_fd);
+		ht_pools_read(&set->base);
+		rec.stuck += free - set->base.all[HT_2M].free;
 		ksft_print_msg("%d poisoned huge page(s) stay in use, out of reach\n",
 			       rec.stuck);
 	}
@@ -266,7 +329,7 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 
 int main(int argc, char *argv[])
 {
-	he_opts = ht_options(&argc, &argv, "zpe");
+	he_opts = ht_options(&argc, &argv, "zpef");
 	if (!he_opts)
 		he_opts = HE_OPT_SIZE | HE_OPT_POISON | HE_OPT_EOF;
 	return luo_test(argc, argv, HE_STATE_SESSION, run_stage_1, run_stage_2);
