@@ -1389,10 +1389,11 @@ static int hugetlb_luo_freeze(struct liveupdate_file_op_args *args)
 	if (!err && !last)
 		err = out->tree_stale ? hugetlb_luo_fdt_update(out) :
 					hugetlb_luo_fdt_set_pos(out, hf);
-	if (err)
+	/* A memory failure was logged with the offset of its page. */
+	if (err && err != -EHWPOISON)
 		pr_err("file %llu: cannot refresh its record: %pe\n", hf->id,
 		       ERR_PTR(err));
-	else
+	if (!err)
 		err = hugetlb_luo_frozen_one(out);
 
 	if (err && !out->nr_frozen)

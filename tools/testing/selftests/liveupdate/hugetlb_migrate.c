@@ -112,27 +112,6 @@ static void hm_scratch_read(void)
 			       (unsigned long long)(hm_len[i] >> 20));
 }
 
-/* MemFree of /proc/meminfo, in KiB. */
-static long hm_mem_free_kb(void)
-{
-	char buf[4096], *p;
-	ssize_t len;
-	int fd;
-
-	fd = open("/proc/meminfo", O_RDONLY);
-	if (fd < 0)
-		fail_exit("open /proc/meminfo");
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		fail_exit("read /proc/meminfo");
-	buf[len] = '\0';
-	p = strstr(buf, "MemFree:");
-	if (!p)
-		fail_exit("no MemFree in /proc/meminfo");
-	return strtol(p + strlen("MemFree:"), NULL, 10);
-}
-
 static int hm_in_scratch(uint64_t pfn)
 {
 	uint64_t pa = pfn * getpagesize();
@@ -157,7 +136,7 @@ static void run_stage_1(int luo_fd)
 	ht_mount_sysfs();
 	hm_scratch_read();
 	nr = ht_read_long(HM_NR_HUGEPAGES);
-	nr += (hm_mem_free_kb() - HM_LEAVE_KB) / (HT_HPAGE >> 10);
+	nr += (luo_meminfo("MemFree:") - HM_LEAVE_KB) / (HT_HPAGE >> 10);
 	ht_write_long(HM_NR_HUGEPAGES, nr);
 	ht_pools_read(&p);
 	if (ht_popcount(ht_pools_nodes(&p)) > 1)
