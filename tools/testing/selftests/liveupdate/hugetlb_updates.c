@@ -54,7 +54,6 @@ static void hu_name(char *buf, size_t len, int update)
  */
 static void hu_hand_over(int luo_fd, int fd, struct hu_record *rec)
 {
-	char name[64];
 	int session_fd, p;
 	char *map;
 
@@ -67,12 +66,8 @@ static void hu_hand_over(int luo_fd, int fd, struct hu_record *rec)
 	munmap(map, HU_SIZE);
 	rec->done++;
 
-	create_state_file(luo_fd, HU_STATE_SESSION, HU_STATE_TOKEN,
-			  rec->done + 1);
-	hu_name(name, sizeof(name), rec->done);
-	session_fd = luo_create_session(luo_fd, name);
-	if (session_fd < 0)
-		fail_exit("luo_create_session %s", name);
+	session_fd = ht_update_session(luo_fd, HU_STATE_SESSION, HU_STATE_TOKEN,
+				       HU_SESSION, rec->done);
 	if (luo_session_preserve_fd(session_fd, fd, HU_FILE_TOKEN))
 		fail_exit("preserve the memfd");
 	ht_save_record(session_fd, HU_RECORD_TOKEN, rec, sizeof(*rec));
@@ -103,13 +98,10 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 	char name[64];
 	char *map;
 
-	restore_and_read_stage(state_session_fd, HU_STATE_TOKEN, &stage);
-	hu_name(name, sizeof(name), stage - 1);
-	session_fd = luo_retrieve_session(luo_fd, name);
-	if (session_fd < 0)
-		fail_exit("luo_retrieve_session %s", name);
-	luo_retrieve_record(session_fd, HU_RECORD_TOKEN, &rec, sizeof(rec));
-	if (rec.magic != HU_MAGIC || rec.done != stage - 1)
+	session_fd = ht_update_retrieve(luo_fd, state_session_fd, HU_STATE_TOKEN,
+					HU_SESSION, &stage, HU_RECORD_TOKEN,
+					&rec, sizeof(rec), HU_MAGIC);
+	if (rec.done != stage - 1)
 		fail_exit("the record is not the one of update %d", stage - 1);
 	if (stage > 2) {
 		hu_name(name, sizeof(name), stage - 2);

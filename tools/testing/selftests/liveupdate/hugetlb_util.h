@@ -278,6 +278,48 @@ static inline void ht_finish(int fd, const char *what)
 }
 
 /*
+ * Before update @update of several in a row: record in the state session
+ * @state_session that stage @update + 1 comes next, and create the session
+ * named by @fmt with @update in it.
+ */
+static inline int ht_update_session(int luo_fd, const char *state_session,
+				    int state_token, const char *fmt,
+				    int update)
+{
+	char name[64];
+	int fd;
+
+	create_state_file(luo_fd, state_session, state_token, update + 1);
+	snprintf(name, sizeof(name), fmt, update);
+	fd = luo_create_session(luo_fd, name);
+	if (fd < 0)
+		fail_exit("luo_create_session %s", name);
+	return fd;
+}
+
+/*
+ * After update @stage - 1 of several in a row, @stage read from the state
+ * session: retrieve the session of that update, named by @fmt, and read
+ * its record (see ht_read_record()) into @rec.
+ */
+static inline int ht_update_retrieve(int luo_fd, int state_session_fd,
+				     int state_token, const char *fmt,
+				     int *stage, int token, void *rec,
+				     size_t size, uint64_t magic)
+{
+	char name[64];
+	int fd;
+
+	restore_and_read_stage(state_session_fd, state_token, stage);
+	snprintf(name, sizeof(name), fmt, *stage - 1);
+	fd = luo_retrieve_session(luo_fd, name);
+	if (fd < 0)
+		fail_exit("luo_retrieve_session %s", name);
+	ht_read_record(fd, token, rec, size, magic);
+	return fd;
+}
+
+/*
  * In stage 1: record in the state session @state_session that stage 2
  * comes next, and create the session @name.
  */
