@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The one entry point of the harness. Never copied into the kernel tree.
 #
-#   make               the demo: hugetlb memfds across a live update, a report
+#   make               the demo: a KVM guest on hugetlb memory across a live
+#                      update, a report
 #   make check         build, lint and run every scenario (T=glob for some,
 #                      SCENARIOS=dir to add your own)
 #   make tree          assemble build/linux: base + patches + our files

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# make: build what is needed, run one live update in QEMU, and report.
+# make: build what is needed, run a KVM guest on hugetlb memory across one
+# live update in QEMU, and report.
 . "$(dirname "$0")/lib.sh"
 
 NO_ROLLBACK=1 "$HARNESS/build.sh"
@@ -16,15 +17,27 @@ echo "kernel:   $(make -s -C "$TREE" kernelversion) + $(git -C "$TREE" rev-list 
 echo "log:      $log"
 echo
 strip() { sed 's/^\[[ 0-9.]*\] //'; }
-echo "What the first kernel preserved (one LUO session, then kexec -s --reuse-cmdline):"
-grep -E '\] # \[STAGE 1\] [0-9]+ pages of' "$log" | strip | sed 's/^# \[STAGE 1\] /  /'
+say() { grep -a -E "\] # $1" "$log" | strip | sed "s/^# /  ${2:-}/"; }
+echo "The guest (KVM, long mode) and its RAM, in the first kernel:"
+say 'guest RAM: '
+say 'boot: '
+say 'guest running: '
+say 'update 1 of 1: '
 echo
-echo "What the second kernel verified (hugetlb_files fails on any difference):"
+echo "The next kernel (hugetlb_vm fails on any word, PFN or counter that differs):"
 case $result in
 PASS*)
-	grep -E '\] # \[STAGE 2\] ' "$log" | strip | sed 's/^# \[STAGE 2\] /  ok: /'
-	awk '/\[STAGE 2\] .* file of [0-9]+ pages: .*PFNs/ { n = $0; sub(/.* file of /, "", n); sub(/ pages.*/, "", n); pages += n }
-	     END { if (pages) printf "  PFNs unchanged: all %d huge pages (pagemap before and after)\n", pages }' "$log"
+	say 'resumed: ' 'ok: '
+	say 'data page ' 'ok: '
+	say 'PFNs unchanged' 'ok: '
+	say 'stopped: ' 'ok: '
+	echo
+	echo "The guest's sequence:"
+	say 'guest sequence: '
+	echo
+	echo "Downtime, from the guest's last exit to its first entry after the kexec (TSC):"
+	say 'downtime seen by the guest: '
+	say '= save ' '  '
 	;;
 *)
 	echo "  FAILED: $(grep -a -m1 -E 'Bail out|not ok|HLU: error' "$log" | strip)"
@@ -35,15 +48,15 @@ echo "Pool counters per page size (sysfs):"
 awk '/HLU-POOL hop=[0-9]+ .* node=all/ {
 	sub(/.*HLU-POOL /, "")
 	n = ++seen[$1 " " $2]
-	if ($1 == "hop=1") label = n == 1 ? "before stage 1" : "after stage 1"
-	else label = n == 1 ? "after the kexec" : "after stage 2"
+	if ($1 == "hop=1") label = "before the VM"
+	else label = n == 1 ? "after the kexec" : "after the VM"
 	printf "  %-16s %-16s %s %s %s %s\n", label, $2, $4, $5, $6, $7
 }' "$log"
 echo
 echo "Timings (host clock, QEMU TCG):"
 awk '/HLU: begin hop=1/ { printf "  first boot to /init:   %.2f s\n", substr($0, 2, 8) }
-     /HLU: kexec-exec/ { t = substr($0, 2, 8) }
-     /HLU: begin hop=2/ { printf "  kexec -e to next /init: %.2f s\n", substr($0, 2, 8) - t }' "$log"
+     /\] # update 1 of 1: / { t = substr($0, 2, 8) }
+     /HLU: begin hop=2/ { printf "  the VMM'"'"'s kexec to the next /init: %.2f s\n", substr($0, 2, 8) - t }' "$log"
 echo
 echo "Result: $result"
 case $result in PASS*) ;; *) exit 1 ;; esac
