@@ -4,11 +4,12 @@
  * A KVM virtual machine whose RAM is in hugetlb memfds keeps running across
  * live updates of its host: what a VMM does with the series.
  *
- * Usage: hugetlb_vm [-g] [-b] [-k] [-u UPDATES] [-s STAGE]
+ * Usage: hugetlb_vm [-g] [-b] [-k] [-u UPDATES] [-n PAGES] [-s STAGE]
  *
  * The guest runs in 64-bit long mode, on page tables, a GDT and code that
  * the VMM put in its first 2 MiB page. RAM is a memfd of 2 MiB pages at
- * guest physical address 0 (HV_NR_2M pages, -b: HV_NR_2M_BIG, 1 GiB), and
+ * guest physical address 0 (HV_NR_2M pages, -b: 512, 1 GiB, -n: PAGES up
+ * to HV_MAX_2M), and
  * with -g a memfd of one 1 GiB page at 4 GiB. The guest program, hv_guest(),
  * runs until told to stop. Step n writes the pair (n, h(n)) into the first
  * 16 bytes of 4 KiB page (n - 1) % P of its data pages (all of RAM above
@@ -68,6 +69,7 @@
 
 #define HV_NR_2M		32		/* 64 MiB */
 #define HV_NR_2M_BIG		512		/* 1 GiB */
+#define HV_MAX_2M		2048		/* 4 GiB, up to the 1 GiB page */
 #define HV_1G_GPA		(4UL << 30)
 #define HV_RUN_MS		300
 #define HV_TICK			4096		/* steps between two exits */
@@ -122,7 +124,7 @@ struct hv_record {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_fpu fpu;
-	uint64_t pfn_2m[HV_NR_2M_BIG];
+	uint64_t pfn_2m[HV_MAX_2M];
 	uint64_t pfn_1g;
 };
 
@@ -684,7 +686,7 @@ static void run_stage_1(int luo_fd)
 static void run_stage_2(int luo_fd, int state_session_fd)
 {
 	uint64_t t_start = hv_t_main, t_retrieved, t_entry, n_before;
-	static uint64_t pfn_2m[HV_NR_2M_BIG];
+	static uint64_t pfn_2m[HV_MAX_2M];
 	struct hv_vm vm = { .fd = { -1, -1 } };
 	static struct hv_record rec;
 	int session_fd, stage, h;
@@ -694,7 +696,7 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 	session_fd = ht_update_retrieve(luo_fd, state_session_fd, HV_STATE_TOKEN,
 					HV_SESSION, &stage, HV_RECORD_TOKEN,
 					&rec, sizeof(rec), HV_MAGIC);
-	if (rec.done != stage - 1)
+	if (rec.done != stage - 1 || rec.nr_2m < 2 || rec.nr_2m > HV_MAX_2M)
 		fail_exit("the record is not the one of update %d", stage - 1);
 	for (h = 0; h < HT_NR_SIZES; h++) {
 		if (h == HT_1G && !rec.has_1g)
@@ -773,10 +775,18 @@ int main(int argc, char *argv[])
 	if (opts & 2)
 		hv_opts.nr_2m = HV_NR_2M_BIG;
 	hv_opts.self_kexec = !!(opts & 4);
-	if (argc > 2 && !strcmp(argv[1], "-u")) {
-		hv_opts.updates = atoi(argv[2]);
-		if (hv_opts.updates < 1 || hv_opts.updates > HV_MAX_UPDATES)
+	/* -u and -n, with their numbers, go next; luo_test() takes the rest. */
+	while (argc > 2 && (!strcmp(argv[1], "-u") || !strcmp(argv[1], "-n"))) {
+		int v = atoi(argv[2]);
+
+		if (argv[1][1] == 'u' && (v < 1 || v > HV_MAX_UPDATES))
 			ksft_exit_fail_msg("-u takes 1 to %d\n", HV_MAX_UPDATES);
+		if (argv[1][1] == 'n' && (v < 2 || v > HV_MAX_2M))
+			ksft_exit_fail_msg("-n takes 2 to %d\n", HV_MAX_2M);
+		if (argv[1][1] == 'u')
+			hv_opts.updates = v;
+		else
+			hv_opts.nr_2m = v;
 		argv[2] = argv[0];
 		argv += 2;
 		argc -= 2;
