@@ -96,7 +96,8 @@ keep_base_warnings() {
 # fragments of the four configs, and the compiler. rollback.config is in
 # the key since its first version, which hashed every fragment: leaving it
 # out would drop every tree verified so far. Fragments that only make
-# check's kernels use, such as kvm.config, are not in it.
+# check's kernels use (kvm.config, stress.config, kasan.config) are not in
+# it.
 env_key=$( (cat "$HARNESS"/config/base.config "$HARNESS"/config/debug.config \
 	    "$HARNESS"/config/feature-*.config "$HARNESS"/config/rollback.config
 	    gcc --version; ccache --version 2>/dev/null | head -n1) | sha1sum | cut -c1-16)

@@ -22,11 +22,15 @@ for lib in $(ldd "$kexec_bin" | grep -o '/[^ ]*'); do
 	cp -L "$lib" "$root$lib"
 done
 cp "$OBJ/arch/x86/boot/bzImage" "$root/boot/bzImage"
-# The kernel a scenario can live-update into with KERNEL<hop>=rollback:
-# the same one without the series' features (harness/build.sh).
-if [ -f "$OBJ-rollback/arch/x86/boot/bzImage" ]; then
-	cp "$OBJ-rollback/arch/x86/boot/bzImage" "$root/boot/bzImage-rollback"
-fi
+# The kernels a scenario can live-update into with KERNEL<hop>=NAME
+# (harness/build.sh): rollback, the same one without the series' features;
+# kasan, with the memory-safety tools; abi, speaking another version of
+# the hand-over data.
+for k in rollback kasan abi; do
+	if [ -f "$OBJ-$k/arch/x86/boot/bzImage" ]; then
+		cp "$OBJ-$k/arch/x86/boot/bzImage" "$root/boot/bzImage-$k"
+	fi
+done
 install -m 755 "$HARNESS/init" "$root/init"
 for t in "$HARNESS"/tools/*; do
 	# Tools in C are built with the test programs (harness/tests.sh).

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Configure and build the kernel of the assembled tree into $OBJ.
 # The config is tinyconfig plus harness/config/*.config fragments
-# (debug.config only with DEBUG=1, the default; kvm.config but in the
-# rollback kernel). Every option a fragment
+# (debug.config only with DEBUG=1, the default; kvm.config and
+# stress.config but in the rollback kernel). Every option a fragment
 # sets must end up set: the build fails naming any that did not.
 . "$(dirname "$0")/lib.sh"
 
@@ -20,8 +20,11 @@ for f in "$HARNESS"/config/feature-*.config; do
 	grep -rqs "^config $sym\$" "$TREE" --include='Kconfig*' && frags="$frags $f"
 done
 [ -n "${EXTRA_CONFIG:-}" ] && frags="$frags $EXTRA_CONFIG"
-# KVM for the VM test, in the kernels that run it.
+# KVM for the VM test and compaction for the stress test, in the kernels
+# that run them (NO_STRESS=1: the kasan kernel, which runs no stress test).
 [ "${NO_FEATURES:-0}" = 1 ] || frags="$frags $HARNESS/config/kvm.config"
+[ "${NO_FEATURES:-0}" = 1 ] || [ "${NO_STRESS:-0}" = 1 ] ||
+	frags="$frags $HARNESS/config/stress.config"
 # The rollback kernel must really lack the feature.
 [ "${NO_FEATURES:-0}" = 1 ] && frags="$frags $HARNESS/config/rollback.config"
 

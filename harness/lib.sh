@@ -26,6 +26,14 @@ VMTESTS_DEFAULT="luo_kexec_simple hugetlb_files hugetlb_pools hugetlb_reservatio
 	hugetlb_seals hugetlb_named hugetlb_writer hugetlb_abort hugetlb_edges
 	hugetlb_fill hugetlb_fuzz"
 
+# The scenarios make check runs again on the kasan kernel: files of each
+# page size, the pools, the hand-over data read back (corrupted, and
+# crafted by KUnit), what preserve refuses, failed updates and injected
+# allocation failures.
+KASAN_SCENARIOS="hugetlb_files_2m hugetlb_files_both hugetlb_pools
+	hugetlb_kho_data_corrupt hugetlb-kunit hugetlb_edges hugetlb_abort
+	hugetlb_faults"
+
 die() { echo "error: $*" >&2; exit 1; }
 note() { echo "==> $*" >&2; }
 

@@ -2,6 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot one scenario in QEMU (TCG) and judge it from its serial log.
 # Usage: run.sh SCENARIO_FILE [LOGDIR]
+# HLU_KERNEL=NAME boots every hop of the scenario on the kernel variant
+# build/obj-NAME (e.g. kasan: harness/config/kasan.config), and names the
+# result NAME-scenario; a scenario's own KERNEL1=NAME picks the first
+# kernel only (KERNEL<hop> the others, see harness/init).
 # Prints "PASS|FAIL|SKIP name (detail)" last; exit 0 pass, 1 fail, 4 skip.
 # A guest whose serial console stays silent for QUIET seconds is stopped
 # after its CPUs' instruction pointers are written to the log; such a
@@ -11,19 +15,29 @@
 
 scn=$1
 logdir=${2:-$OUT/check}
-name=$(basename "$scn" .scn)
+scenario=$(basename "$scn" .scn)
+name=${HLU_KERNEL:+$HLU_KERNEL-}$scenario
 log=$logdir/$name.log
 mkdir -p "$logdir"
 
 # Scenario defaults; the file overrides them.
 MEM=2G CPUS=2 NUMA=0 CMDLINE= HOPS=2 TIMEOUT=300 CPU=qemu64,+pdpe1gb QUIET=90
+KERNEL1=
 # shellcheck disable=SC1090
 . "$scn"
+# The first kernel; the guest's /init kexecs into hlu.kernel= by default.
+kernel1=${HLU_KERNEL:-$KERNEL1}
+bzimage=$OBJ${kernel1:+-$kernel1}/arch/x86/boot/bzImage
+[ -f "$bzimage" ] || { echo "FAIL $name (no kernel $bzimage: build it first)"; exit 1; }
+# Sanitizers slow TCG down: a variant may scale the timeouts.
+if [ -n "${HLU_KERNEL:-}" ]; then
+	TIMEOUT=$((TIMEOUT * ${HLU_SLOWDOWN:-1})) QUIET=$((QUIET * ${HLU_SLOWDOWN:-1}))
+fi
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$CPUS"
       -nographic -no-reboot -monitor none -serial stdio
-      -kernel "$OBJ/arch/x86/boot/bzImage" -initrd "${INITRD:-$BUILD/initramfs.cpio.gz}"
-      -append "console=ttyS0 liveupdate=on retain_initrd printk.time=1 panic=-1 oops=panic hlu.scenario=$name $CMDLINE")
+      -kernel "$bzimage" -initrd "${INITRD:-$BUILD/initramfs.cpio.gz}"
+      -append "console=ttyS0 liveupdate=on retain_initrd printk.time=1 panic=-1 oops=panic hlu.scenario=$scenario${HLU_KERNEL:+ hlu.kernel=$HLU_KERNEL} $CMDLINE")
 if [ "$NUMA" -gt 0 ]; then
 	mem_mb=$(numfmt --from=iec "${MEM}" | awk '{print int($1/1048576)}')
 	per=$((mem_mb / NUMA))
@@ -64,7 +78,7 @@ rips() {
 				chomp $r; my $x = hex($r); my $b = "?";
 				for (@s) { last if $_->[0] > $x; $b = sprintf("%s+0x%x", $_->[1], $x - $_->[0]) }
 				print "cpu$c=$b "; $c++;
-			}' "$OBJ/System.map"
+			}' "${bzimage%/arch/*}/System.map"
 }
 
 # watch_quiet: stop QEMU once the log has not grown for QUIET seconds,

@@ -1283,7 +1283,10 @@ err_put_flb:
 	return err;
 }
 
-/* Refresh the position of @hf in the tree, in place: no size changes. */
+/*
+ * Refresh the position and the seals of @hf in the tree, in place: no size
+ * changes.
+ */
 static int hugetlb_luo_fdt_set_pos(struct hugetlb_luo_out *out,
 				   struct hugetlb_luo_file *hf)
 {
@@ -1293,7 +1296,9 @@ static int hugetlb_luo_fdt_set_pos(struct hugetlb_luo_out *out,
 	snprintf(name, sizeof(name), HUGETLB_LUO_FILE_NODE, hf->id);
 	off = fdt_subnode_offset(out->fdt, 0, name);
 	if (off < 0 || fdt_setprop_inplace_u64(out->fdt, off,
-					       HUGETLB_LUO_POS_PROP, hf->pos)) {
+					       HUGETLB_LUO_POS_PROP, hf->pos) ||
+	    fdt_setprop_inplace_u32(out->fdt, off, HUGETLB_LUO_SEALS_PROP,
+				    hf->seals)) {
 		pr_err("file %llu: no record to update\n", hf->id);
 		return -EINVAL;
 	}
@@ -1305,9 +1310,17 @@ static int hugetlb_luo_refresh(struct file *file, struct hugetlb_luo_file *hf,
 			       bool *changed)
 {
 	unsigned long nr = hf->nr_folios;
-	int err;
+	int err, seals;
 
 	hf->pos = file->f_pos;
+
+	/* Seals may be added to a preserved file, up to the freeze. */
+	seals = memfd_get_seals(file);
+	if (seals < 0)
+		return seals;
+	if (seals & ~HUGETLB_LUO_ALL_SEALS)
+		return -EOPNOTSUPP;
+	hf->seals = seals;
 
 	/* Nothing may resize a preserved file: the record holds its size. */
 	if (i_size_read(file_inode(file)) != hf->size)
@@ -1726,7 +1739,7 @@ static int hugetlb_luo_retrieve_ranges(struct inode *inode,
 
 	/* What the file did not take goes back to the pool. */
 	if (added != nr)
-		hugetlb_reserve_restored(f->h, nr - added);
+		hugetlb_reserve_restored(f->h, added - nr);
 	if (ret < 0) {
 		pr_err("reservation map not restored: %pe\n", ERR_PTR(ret));
 		return ret;
@@ -1808,6 +1821,9 @@ static int hugetlb_luo_retrieve(struct liveupdate_file_op_args *args)
 	file = memfd_alloc_file("", flags);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
+		/* hugetlbfs says -ENOSPC when it has no memory for an inode. */
+		if (err == -ENOSPC)
+			err = -ENOMEM;
 		goto err_out;
 	}
 	inode = file_inode(file);
@@ -1931,14 +1947,50 @@ static bool hugetlb_luo_in_warned __initdata;
 /* Handed-over pages counted towards hugepages= at boot. */
 static unsigned long hugetlb_luo_boot_counted __initdata;
 
-/* Whether @fdt, in a buffer of @size bytes, is a tree of this version. */
+/*
+ * In-use pages restored per hstate and node, and a row of them to count
+ * surplus pages from: static, so that restoring needs no allocation that
+ * could fail for all files and pools at once.
+ */
+static unsigned long hugetlb_luo_in_use_nr[HUGE_MAX_HSTATE * MAX_NUMNODES] __initdata;
+static unsigned long hugetlb_luo_avail[MAX_NUMNODES] __initdata;
+
+/*
+ * Whether @fdt, in a buffer of @size bytes, is a tree of this version:
+ * -EINVAL if it is no tree, -EPROTONOSUPPORT if it is one of another version.
+ */
 static int __init hugetlb_luo_check_tree(const void *fdt, size_t size)
 {
 	if (size < sizeof(struct fdt_header) || fdt_check_header(fdt) ||
-	    fdt_totalsize(fdt) > size ||
-	    fdt_node_check_compatible(fdt, 0, HUGETLB_LUO_COMPATIBLE))
+	    fdt_totalsize(fdt) > size)
 		return -EINVAL;
+	if (fdt_node_check_compatible(fdt, 0, HUGETLB_LUO_COMPATIBLE))
+		return -EPROTONOSUPPORT;
 	return 0;
+}
+
+/*
+ * Say once why the incoming subtree @fdt is ignored (@err from
+ * hugetlb_luo_check_tree()). Its pages are never restored: KHO keeps them
+ * reserved, a file's data as well as the free pages of a pool.
+ */
+static void __init hugetlb_luo_refuse_tree(const void *fdt, int err)
+{
+	const char *compat;
+	int len = 0;
+
+	if (hugetlb_luo_in_warned)
+		return;
+	hugetlb_luo_in_warned = true;
+	compat = err == -EPROTONOSUPPORT ?
+		 fdt_getprop(fdt, 0, "compatible", &len) : NULL;
+	if (compat && len > 0)
+		pr_warn("hand-over data is of version %.*s, this kernel reads %s only: its huge pages stay reserved\n",
+			(int)strnlen(compat, len), compat,
+			HUGETLB_LUO_COMPATIBLE);
+	else
+		pr_warn("hand-over data is not a valid %s tree: its huge pages stay reserved\n",
+			HUGETLB_LUO_COMPATIBLE);
 }
 
 /*
@@ -1964,11 +2016,9 @@ static const void *__init hugetlb_luo_in_fdt(void)
 	}
 
 	fdt = phys_to_virt(phys);
-	if (hugetlb_luo_check_tree(fdt, size)) {
-		if (!hugetlb_luo_in_warned)
-			pr_warn("hand-over data is not a valid %s tree, ignoring it\n",
-				HUGETLB_LUO_COMPATIBLE);
-		hugetlb_luo_in_warned = true;
+	err = hugetlb_luo_check_tree(fdt, size);
+	if (err) {
+		hugetlb_luo_refuse_tree(fdt, err);
 		return NULL;
 	}
 	return fdt;
@@ -2348,10 +2398,9 @@ static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
 	h = hugetlb_luo_order_hstate(order);
 	if (h) {
 		/* In-use pages not counted as surplus yet, per node. */
-		avail = kmemdup_array(&in_use[hstate_index(h) * nr_node_ids],
-				      nr_node_ids, sizeof(*avail), GFP_KERNEL);
-		if (!avail)
-			return;
+		avail = hugetlb_luo_avail;
+		memcpy(avail, &in_use[hstate_index(h) * nr_node_ids],
+		       nr_node_ids * sizeof(*avail));
 		for (nid = 0; nid < nr_node_ids; nid++)
 			used += avail[nid];
 	}
@@ -2375,7 +2424,6 @@ static void __init hugetlb_luo_restore_hstate(const void *fdt, int hoff,
 
 	for (nid = 0; h && left && nid < nr_node_ids; nid++)
 		left -= hugetlb_luo_surplus_on(h, nid, avail, left);
-	kfree(avail);
 
 	/* The files restored their pages already. */
 	restored += min(used, expected - restored);
@@ -2533,9 +2581,12 @@ hugetlb_luo_restore_file(struct hugetlb_luo_in_file *f, unsigned int order,
 		if (!keep_in_use)
 			continue;
 		in_use[hstate_index(f->h) * nr_node_ids + folio_nid(folio)]++;
+		/* Out of memory: the page goes to the pool, the file fails. */
 		if (xa_err(xa_store(&hugetlb_luo_in_use, pfn, folio,
-				    GFP_KERNEL)))
+				    GFP_KERNEL))) {
 			folio_put(folio);
+			lost++;
+		}
 		cond_resched();
 	}
 	return lost;
@@ -2578,14 +2629,21 @@ static void __init hugetlb_luo_read_file(const void *fdt, int off, u64 id,
 	struct hugetlb_luo_in_node n;
 	unsigned long lost = 0;
 	void *list;
+	int err;
 
 	f = kzalloc_obj(*f);
-	if (!f)
+	if (!f) {
+		pr_warn("file %llu: out of memory, its pages stay reserved\n",
+			id);
 		return;
+	}
 
-	if (hugetlb_luo_read_file_node(fdt, off, f, &n) ||
-	    hugetlb_luo_read_extents(&n, f, &lost)) {
-		pr_warn("file %llu: malformed record, its pages are lost\n", id);
+	err = hugetlb_luo_read_file_node(fdt, off, f, &n);
+	if (!err)
+		err = hugetlb_luo_read_extents(&n, f, &lost);
+	if (err) {
+		pr_warn("file %llu: %s, its pages stay reserved\n", id,
+			err == -ENOMEM ? "out of memory" : "malformed record");
 		kfree(f);
 		return;
 	}
@@ -2626,6 +2684,8 @@ static void __init hugetlb_luo_read_file(const void *fdt, int off, u64 id,
 	f->resv = max(f->resv, 0L);
 
 	if (xa_err(xa_store(&hugetlb_luo_in_files, id, f, GFP_KERNEL))) {
+		/* Its pages stay in use until the session is finished. */
+		pr_warn("file %llu: out of memory, it cannot be retrieved\n", id);
 		f->resv = 0;
 		hugetlb_luo_in_file_free(f);
 	}
@@ -2674,11 +2734,7 @@ void __init hugetlb_luo_restore_pools(void)
 		return;
 	}
 
-	in_use = kcalloc(HUGE_MAX_HSTATE * nr_node_ids, sizeof(*in_use),
-			 GFP_KERNEL);
-	if (!in_use)
-		return;
-
+	in_use = hugetlb_luo_in_use_nr;
 	fdt_for_each_subnode(off, fdt, 0) {
 		const char *name = fdt_get_name(fdt, off, NULL);
 		u64 fid;
@@ -2694,7 +2750,6 @@ void __init hugetlb_luo_restore_pools(void)
 		if (name && !strncmp(name, "hstate-", 7))
 			hugetlb_luo_restore_hstate(fdt, off, in_use);
 	}
-	kfree(in_use);
 
 	/* Then the reservations of the files, from the pool just restored. */
 	xa_for_each(&hugetlb_luo_in_files, id, f)

@@ -75,10 +75,13 @@ static void __init hlu_t_tree_version(struct kunit *test)
 			-EINVAL);
 	KUNIT_EXPECT_EQ(test, hugetlb_luo_check_tree(buf, 8), -EINVAL);
 
+	/* A tree of another version, older or newer. */
 	hlu_t_tree(test, buf, "hugetlb-v1", NULL, NULL, 0);
-	KUNIT_EXPECT_EQ(test, hugetlb_luo_check_tree(buf, PAGE_SIZE), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hugetlb_luo_check_tree(buf, PAGE_SIZE),
+			-EPROTONOSUPPORT);
 	hlu_t_tree(test, buf, "hugetlb-v3", NULL, NULL, 0);
-	KUNIT_EXPECT_EQ(test, hugetlb_luo_check_tree(buf, PAGE_SIZE), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hugetlb_luo_check_tree(buf, PAGE_SIZE),
+			-EPROTONOSUPPORT);
 
 	memset(buf, 0, PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, hugetlb_luo_check_tree(buf, PAGE_SIZE), -EINVAL);
