@@ -29,9 +29,14 @@ KERNEL1=
 kernel1=${HLU_KERNEL:-$KERNEL1}
 bzimage=$OBJ${kernel1:+-$kernel1}/arch/x86/boot/bzImage
 [ -f "$bzimage" ] || { echo "FAIL $name (no kernel $bzimage: build it first)"; exit 1; }
-# Sanitizers slow TCG down: a variant may scale the timeouts.
+# Sanitizers slow TCG down and take memory: a variant may scale the
+# timeouts and add memory (HLU_MEM_EXTRA, e.g. 2G: KASAN's shadow, an
+# eighth of memory, counts towards KHO's scratch, which needs room beside
+# the 1 GiB pages of a scenario).
 if [ -n "${HLU_KERNEL:-}" ]; then
 	TIMEOUT=$((TIMEOUT * ${HLU_SLOWDOWN:-1})) QUIET=$((QUIET * ${HLU_SLOWDOWN:-1}))
+	[ -z "${HLU_MEM_EXTRA:-}" ] ||
+		MEM=$(( ($(numfmt --from=iec "$MEM") + $(numfmt --from=iec "$HLU_MEM_EXTRA")) / 1048576 ))M
 fi
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$CPUS"

@@ -585,12 +585,14 @@ static void hs_hammer_fork(int proc, struct hs_count *cnt)
 
 /*
  * 5: a dma-buf of a page of F (memfd_pin_folios()), read through its
- * mapping, closed.
+ * mapping, closed. Unless a preserve pins F all along, hammer 3 may have
+ * moved the page where a long-term pin must move it away from, and with
+ * no free huge page left (hammer 1) the pin fails with ENOMEM: counted.
  */
 static void hs_hammer_udmabuf(int proc, struct hs_count *cnt)
 {
 	struct udmabuf_create c = { .memfd = hs.f_fd, .size = HT_HPAGE };
-	int dev = open("/dev/udmabuf", O_RDWR), buf;
+	int dev = open("/dev/udmabuf", O_RDWR), buf, held;
 	unsigned long off;
 	char *map;
 
@@ -601,7 +603,16 @@ static void hs_hammer_udmabuf(int proc, struct hs_count *cnt)
 	while (!hs_done()) {
 		hs_add(&cnt->iters);
 		c.offset = hs_below(hs.f->nr_pages) * HT_HPAGE;
+		/* A preserve that pins F all along rules ENOMEM out. */
+		held = __atomic_load_n(&hs.sh->f_pins, __ATOMIC_RELAXED) ?
+		       __atomic_load_n(&hs.sh->f_held, __ATOMIC_ACQUIRE) : 0;
 		buf = ioctl(dev, UDMABUF_CREATE, &c);
+		if (buf < 0 && errno == ENOMEM &&
+		    (!held ||
+		     __atomic_load_n(&hs.sh->f_held, __ATOMIC_ACQUIRE) != held)) {
+			hs_add(&cnt->c);
+			continue;
+		}
 		if (buf < 0) {
 			hs_error(cnt, "udmabuf", "UDMABUF_CREATE at", c.offset,
 				 errno);
@@ -720,8 +731,8 @@ static const struct hs_hammer hs_hammers[HS_NR_HAMMERS] = {
 	[HS_MIGRATE] = { "migrate", "compactions", "pages on target node",
 			 "pages not moved", 1, hs_hammer_migrate },
 	[HS_FORK] = { "fork", "forks", "-", "-", 1, hs_hammer_fork },
-	[HS_UDMABUF] = { "udmabuf", "dma-bufs", "read through", "-", 1,
-			 hs_hammer_udmabuf },
+	[HS_UDMABUF] = { "udmabuf", "dma-bufs", "read through",
+			 "ENOMEM unpinned", 1, hs_hammer_udmabuf },
 	[HS_SESSIONS] = { "sessions", "X preserved", "X EBUSY",
 			  "F preserved", HS_PROCS, hs_hammer_sessions,
 			  "F ENOMEM" },
