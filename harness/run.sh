@@ -30,13 +30,16 @@ kernel1=${HLU_KERNEL:-$KERNEL1}
 bzimage=$OBJ${kernel1:+-$kernel1}/arch/x86/boot/bzImage
 [ -f "$bzimage" ] || { echo "FAIL $name (no kernel $bzimage: build it first)"; exit 1; }
 # Sanitizers slow TCG down and take memory: a variant may scale the
-# timeouts and add memory (HLU_MEM_EXTRA, e.g. 2G: KASAN's shadow, an
-# eighth of memory, counts towards KHO's scratch, which needs room beside
-# the 1 GiB pages of a scenario).
+# timeouts, add memory (HLU_MEM_EXTRA) and kernel parameters
+# (HLU_CMDLINE_EXTRA). KASAN's shadow, an eighth of memory, counts towards
+# KHO's scratch, sized at twice the kernel's early allocations, for all of
+# memory and again per node: with the 1 GiB pages of a scenario it would
+# not fit.
 if [ -n "${HLU_KERNEL:-}" ]; then
 	TIMEOUT=$((TIMEOUT * ${HLU_SLOWDOWN:-1})) QUIET=$((QUIET * ${HLU_SLOWDOWN:-1}))
 	[ -z "${HLU_MEM_EXTRA:-}" ] ||
 		MEM=$(( ($(numfmt --from=iec "$MEM") + $(numfmt --from=iec "$HLU_MEM_EXTRA")) / 1048576 ))M
+	CMDLINE="${HLU_CMDLINE_EXTRA:-} $CMDLINE"
 fi
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$CPUS"
