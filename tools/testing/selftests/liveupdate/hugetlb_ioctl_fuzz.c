@@ -476,6 +476,20 @@ static void hif_maybe_gone(int i)
 	o->kind = K_NONE;
 }
 
+/*
+ * Unlink and close what object @i holds, outside the model: for the clean-up
+ * at the end of a stage.
+ */
+static void hif_obj_drop(int i)
+{
+	if (obj[i].linked)
+		unlink(obj[i].path);
+	if (obj[i].fd >= 0)
+		close(obj[i].fd);
+	if (obj[i].wfd >= 0)
+		close(obj[i].wfd);
+}
+
 /* Whether the file is held by LUO: preserved, or retrieved, unfinished. */
 static int hif_busy(const struct hif_obj *o)
 {
@@ -1888,14 +1902,8 @@ static void hif_close_all(void)
 			hif_close_sess(i);
 	}
 	for (i = 0; i < HIF_NOBJ; i++) {
-		if (obj[i].kind == K_NONE)
-			continue;
-		if (obj[i].linked)
-			unlink(obj[i].path);
-		if (obj[i].fd >= 0)
-			close(obj[i].fd);
-		if (obj[i].wfd >= 0)
-			close(obj[i].wfd);
+		if (obj[i].kind != K_NONE)
+			hif_obj_drop(i);
 	}
 }
 
@@ -1912,12 +1920,7 @@ static int hif_spare_obj(void)
 	for (i = 0; i < HIF_NOBJ; i++) {
 		if (obj[i].sess >= 0)
 			continue;
-		if (obj[i].linked)
-			unlink(obj[i].path);
-		if (obj[i].fd >= 0)
-			close(obj[i].fd);
-		if (obj[i].wfd >= 0)
-			close(obj[i].wfd);
+		hif_obj_drop(i);
 		obj[i].kind = K_NONE;
 		return i;
 	}
