@@ -20,7 +20,8 @@
  *   3 migrate:  /proc/sys/vm/compact_memory, and with two nodes
  *               move_pages(2) and migrate_pages(2) of the pages of a
  *               mapping of the 2 MiB file to the other node: none may move
- *               while the file is preserved (it is pinned);
+ *               while the file is preserved (it is pinned); ENOMEM (no
+ *               free huge page on the target node) counts as not moved;
  *   4 fork:     map the 2 MiB file, read a page, fork a child that reads
  *               one, unmap, reap, in a loop;
  *   5 udmabuf:  UDMABUF_CREATE (memfd_pin_folios()) on a page of the
@@ -456,7 +457,7 @@ static void hs_check_pinned(struct hs_count *cnt, char *map, int held,
 	if (!held || __atomic_load_n(&hs.sh->f_held, __ATOMIC_ACQUIRE) != held)
 		return;
 	for (p = 0; p < hs.f->nr_pages; p++) {
-		if (ht_pfn(map + p * HT_HPAGE) == pfn[p])
+		if (ht_pfn_settled(map + p * HT_HPAGE) == pfn[p])
 			continue;
 		/* Moved before the hold ended? */
 		if (__atomic_load_n(&hs.sh->f_held, __ATOMIC_ACQUIRE) != held)
@@ -508,17 +509,20 @@ static void hs_hammer_migrate(int proc, struct hs_count *cnt)
 			status[p] = HT_MAX_NODES;	/* not written */
 			/* Where a hold seen for the first time pinned them. */
 			if (held && held != seen)
-				pfn[p] = ht_pfn(pages[p]);
+				pfn[p] = ht_pfn_settled(pages[p]);
 		}
 		seen = held;
 		if (hs_below(2)) {
 			ret = syscall(__NR_move_pages, 0, (long)nr, pages, nodes,
 				      status, MPOL_MF_MOVE_ALL);
-			if (ret < 0) {
+			if (ret < 0 && errno == ENOMEM) {
+				/* No huge page free on the target (hammer 1). */
+				cnt->c += nr;
+			} else if (ret < 0) {
 				hs_error(cnt, "migrate", "move_pages", ret, errno);
 				continue;
 			}
-			for (p = 0; p < nr; p++) {
+			for (p = 0; ret >= 0 && p < nr; p++) {
 				/* After a failed move, the rest is not written. */
 				if (status[p] < 0 || status[p] >= HT_MAX_NODES) {
 					refused = status[p] < 0 ? status[p] : refused;
@@ -533,7 +537,9 @@ static void hs_hammer_migrate(int proc, struct hs_count *cnt)
 		to = 1UL << target;
 		from = ((1UL << hs.nr_nodes) - 1) & ~to;
 		ret = syscall(__NR_migrate_pages, 0, 8 * sizeof(long), &from, &to);
-		if (ret < 0)
+		if (ret < 0 && errno == ENOMEM)
+			cnt->c += nr;	/* as for move_pages() */
+		else if (ret < 0)
 			hs_error(cnt, "migrate", "migrate_pages", ret, errno);
 		else if (ret > 0)
 			cnt->c += ret;	/* pages that did not move */
@@ -585,14 +591,15 @@ static void hs_hammer_fork(int proc, struct hs_count *cnt)
 
 /*
  * 5: a dma-buf of a page of F (memfd_pin_folios()), read through its
- * mapping, closed. Unless a preserve pins F all along, hammer 3 may have
- * moved the page where a long-term pin must move it away from, and with
- * no free huge page left (hammer 1) the pin fails with ENOMEM: counted.
+ * mapping, closed. Hammer 3 may have moved the page where a long-term pin
+ * must move it away from, and with no free huge page left (hammer 1) the
+ * pin fails with ENOMEM; so does the dma-buf's own allocation when
+ * hammer 1 has grown the pools over most of memory: counted.
  */
 static void hs_hammer_udmabuf(int proc, struct hs_count *cnt)
 {
 	struct udmabuf_create c = { .memfd = hs.f_fd, .size = HT_HPAGE };
-	int dev = open("/dev/udmabuf", O_RDWR), buf, held;
+	int dev = open("/dev/udmabuf", O_RDWR), buf;
 	unsigned long off;
 	char *map;
 
@@ -603,13 +610,8 @@ static void hs_hammer_udmabuf(int proc, struct hs_count *cnt)
 	while (!hs_done()) {
 		hs_add(&cnt->iters);
 		c.offset = hs_below(hs.f->nr_pages) * HT_HPAGE;
-		/* A preserve that pins F all along rules ENOMEM out. */
-		held = __atomic_load_n(&hs.sh->f_pins, __ATOMIC_RELAXED) ?
-		       __atomic_load_n(&hs.sh->f_held, __ATOMIC_ACQUIRE) : 0;
 		buf = ioctl(dev, UDMABUF_CREATE, &c);
-		if (buf < 0 && errno == ENOMEM &&
-		    (!held ||
-		     __atomic_load_n(&hs.sh->f_held, __ATOMIC_ACQUIRE) != held)) {
+		if (buf < 0 && errno == ENOMEM) {
 			hs_add(&cnt->c);
 			continue;
 		}
@@ -732,7 +734,7 @@ static const struct hs_hammer hs_hammers[HS_NR_HAMMERS] = {
 			 "pages not moved", 1, hs_hammer_migrate },
 	[HS_FORK] = { "fork", "forks", "-", "-", 1, hs_hammer_fork },
 	[HS_UDMABUF] = { "udmabuf", "dma-bufs", "read through",
-			 "ENOMEM unpinned", 1, hs_hammer_udmabuf },
+			 "ENOMEM", 1, hs_hammer_udmabuf },
 	[HS_SESSIONS] = { "sessions", "X preserved", "X EBUSY",
 			  "F preserved", HS_PROCS, hs_hammer_sessions,
 			  "F ENOMEM" },
@@ -1003,24 +1005,50 @@ static void hs_preserve_f(int session_fd, int fd, int token, double until,
 static void hs_pools_restore(const struct ht_pools *p)
 {
 	const struct ht_counters *c;
-	int h, n, err;
+	int h, n, err, short_by, tries;
 
 	for (h = 0; h < HT_NR_SIZES; h++) {
 		if (!p->present[h])
 			continue;
 		err = hs_pool_write(h, -1, "nr_overcommit_hugepages", 0);
-		for (n = 0; !err && n < HT_MAX_NODES; n++) {
-			if (hs.nr_nodes < 2 || !p->node_present[h][n])
-				continue;
-			c = &p->node[h][n];
-			err = hs_pool_write(h, n, "nr_hugepages", c->nr - c->surp);
+		/*
+		 * Growing a pool takes what memory is free right now: pages
+		 * that the hammers left pinned, isolated or scattered may come
+		 * free or together a moment later (compaction helps). A page
+		 * lost for good leaves the pool short after every try, and the
+		 * counters checked next tell.
+		 */
+		for (tries = 0; !err && tries < 20; tries++) {
+			short_by = 0;
+			for (n = 0; !err && n < HT_MAX_NODES; n++) {
+				if (hs.nr_nodes < 2 || !p->node_present[h][n])
+					continue;
+				c = &p->node[h][n];
+				err = hs_pool_write(h, n, "nr_hugepages",
+						    c->nr - c->surp);
+				short_by += hs_pool_read(h, n, "nr_hugepages") <
+					    c->nr - c->surp;
+			}
+			if (!err && hs.nr_nodes < 2) {
+				err = hs_pool_write(h, -1, "nr_hugepages",
+						    p->all[h].nr - p->all[h].surp);
+				short_by += hs_pool_read(h, -1, "nr_hugepages") <
+					    p->all[h].nr - p->all[h].surp;
+			}
+			if (err || !short_by)
+				break;
+			if (!access(HS_COMPACT, W_OK))
+				hs_write(HS_COMPACT, "1");
+			usleep(200000);
 		}
-		if (!err && hs.nr_nodes < 2)
-			err = hs_pool_write(h, -1, "nr_hugepages",
-					    p->all[h].nr - p->all[h].surp);
 		if (err)
 			fail_exit("set the %s pool back: %d", ht_sizes[h].label,
 				  err);
+		if (tries)
+			ksft_print_msg("the %s pool %s after %d tries\n",
+				       ht_sizes[h].label,
+				       short_by ? "is still short" : "grew back",
+				       short_by ? tries : tries + 1);
 	}
 }
 

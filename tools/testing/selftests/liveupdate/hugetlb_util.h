@@ -145,7 +145,7 @@ static inline int ht_same(const void *addr, unsigned long size,
 }
 
 /* The PFN of the page mapped at @addr, from /proc/self/pagemap. */
-static inline uint64_t ht_pfn(const void *addr)
+static inline uint64_t ht_pfn_entry(const void *addr)
 {
 	off_t off = (uintptr_t)addr / getpagesize() * sizeof(uint64_t);
 	uint64_t entry;
@@ -158,10 +158,39 @@ static inline uint64_t ht_pfn(const void *addr)
 	    read(fd, &entry, sizeof(entry)) != sizeof(entry))
 		fail_exit("read /proc/self/pagemap");
 	close(fd);
+	return entry;
+}
+
+static inline uint64_t ht_pfn(const void *addr)
+{
+	uint64_t entry = ht_pfn_entry(addr);
 
 	if (!(entry >> 63) || !(entry & HT_PFN_MASK))
 		fail_exit("page at %p: not present or no PFN (root?)", addr);
 	return entry & HT_PFN_MASK;
+}
+
+/*
+ * Tries of a lookup that finds a page unmapped: a migration that another
+ * process started (hugetlb_stress) unmaps even a page it cannot move,
+ * pinned by a preserve, until it gives up.
+ */
+#define HT_LOOKUP_TRIES	1000
+
+/* ht_pfn() of a page that may be unmapped for a moment: read it again. */
+static inline uint64_t ht_pfn_settled(const void *addr)
+{
+	uint64_t entry;
+	int i;
+
+	for (i = 0; i < HT_LOOKUP_TRIES; i++) {
+		(void)__atomic_load_n((const char *)addr, __ATOMIC_RELAXED);
+		entry = ht_pfn_entry(addr);
+		if ((entry >> 63) && (entry & HT_PFN_MASK))
+			return entry & HT_PFN_MASK;
+		usleep(1000);
+	}
+	return ht_pfn(addr);
 }
 
 /* A hugetlb memfd of @size bytes; @flags add to MFD_HUGETLB. */
@@ -650,7 +679,7 @@ static inline void ht_file_nodes(const struct ht_file *f, char *map,
 				 int32_t *nid)
 {
 	void *pages[HT_MAX_PAGES];
-	int status[HT_MAX_PAGES];
+	int status[HT_MAX_PAGES], i;
 	unsigned int p;
 
 	for (p = 0; p < f->nr_pages; p++) {
@@ -658,10 +687,18 @@ static inline void ht_file_nodes(const struct ht_file *f, char *map,
 		status[p] = 0;
 	}
 	ht_mount_sysfs();
-	if (!access(HT_NODE_SYSFS, F_OK) &&
-	    syscall(__NR_move_pages, 0, (long)f->nr_pages, pages, NULL,
-		    status, 0))
-		fail_exit("move_pages() query of the nodes");
+	for (i = 0; !access(HT_NODE_SYSFS, F_OK) && i < HT_LOOKUP_TRIES; i++) {
+		if (syscall(__NR_move_pages, 0, (long)f->nr_pages, pages, NULL,
+			    status, 0))
+			fail_exit("move_pages() query of the nodes");
+		/* -ENOENT: unmapped for a moment (see HT_LOOKUP_TRIES). */
+		for (p = 0; p < f->nr_pages && status[p] != -ENOENT; p++)
+			;
+		if (p == f->nr_pages)
+			break;
+		(void)__atomic_load_n((char *)pages[p], __ATOMIC_RELAXED);
+		usleep(1000);
+	}
 	for (p = 0; p < f->nr_pages; p++) {
 		if (status[p] < 0 || status[p] >= HT_MAX_NODES)
 			fail_exit("page %u: node %d, expected 0 to %d", p,
@@ -682,8 +719,7 @@ static inline void ht_file_locate(struct ht_file *f, char *map)
 
 	for (p = 0; p < f->nr_pages; p++) {
 		page = ht_file_page(f, map, p);
-		(void)__atomic_load_n(page, __ATOMIC_RELAXED);
-		f->pfn[p] = ht_pfn(page);
+		f->pfn[p] = ht_pfn_settled(page);
 		if (f->pfn[p] % (size / getpagesize()))
 			fail_exit("page %u: PFN %#llx not aligned to %s", p,
 				  (unsigned long long)f->pfn[p],
