@@ -22,12 +22,17 @@
 #   make bench         what a live update costs: hugetlb vs shmem vs nothing
 #                      preserved, in QEMU, into out/bench (BENCH_SMOKE=1: a
 #                      two-minute check that the benchmark still works)
+#   make bench-scale   live updates at host scale: pools of up to 200 GiB
+#                      and files of up to 12 GiB in guests larger than this
+#                      machine, on a production config and the debug one,
+#                      into out/bench-scale (SCALE_POOLS, SCALE_FILES,
+#                      SCALE_KERNELS, SCALE_DEBUG_MAX: see the script)
 #   make clean         remove build/ and out/ (the base cache stays)
 
 H := harness
-export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE AM_CHECK BENCH_SMOKE BENCH_REPS BENCH_FULL SEED N
+export T SCENARIOS DEBUG LINUX_SRC LINUX_TARBALL FORCE AM_CHECK BENCH_SMOKE BENCH_REPS BENCH_FULL SEED N SCALE_POOLS SCALE_FILES SCALE_KERNELS SCALE_DEBUG_MAX BENCH_REPORT
 
-.PHONY: all demo check tree refresh kernel selftests initramfs lint series check-series vmtest fuzz bench deps fetch clean
+.PHONY: all demo check tree refresh kernel selftests initramfs lint series check-series vmtest fuzz bench bench-scale deps fetch clean
 all: demo
 
 demo:
@@ -75,6 +80,9 @@ fuzz: tree
 bench: deps
 	@$(H)/deps.sh bench
 	@$(H)/bench.sh
+
+bench-scale: deps
+	@$(H)/bench-scale.sh
 
 clean:
 	rm -rf build out

@@ -17,17 +17,44 @@
 #   BENCH_REPS=N   repetitions (default 3)
 #   BENCH_FULL=1   shmem at 4 GiB too (about 8 more minutes under TCG)
 #   BENCH_REPORT=1 no QEMU: make the report again from the last run's logs
+#   BENCH_KERNELS="prod debug"  the kernels measured, one after the other:
+#                  prod, the test config without any debug option (the
+#                  headline, $OUT/bench/), and debug, make check's test kernel
+#                  ($OUT/bench-debug/); then bench-kernels.txt sets their
+#                  medians side by side. The smoke run: debug only.
 #
 # Results: $OUT/bench/ (bench.csv, bench-summary.csv, bench.png, bench.txt,
 # README-snippet.md, logs/); $OUT/bench-smoke/ for the smoke run.
 . "$(dirname "$0")/lib.sh"
 
+if [ -z "${BENCH_KERNEL:-}" ]; then
+	kernels=${BENCH_KERNELS:-prod debug}
+	[ "${BENCH_SMOKE:-0}" = 1 ] && kernels=${BENCH_KERNELS:-debug}
+	rc=0
+	for k in $kernels; do
+		BENCH_KERNEL=$k "$0" || rc=1
+	done
+	if [ "${BENCH_SMOKE:-0}" != 1 ] && [ -f "$OUT/bench/bench-summary.csv" ] &&
+	   [ -f "$OUT/bench-debug/bench-summary.csv" ]; then
+		python3 "$HARNESS/bench/kernels.py" "$OUT/bench" "$OUT/bench-debug" |
+			tee "$OUT/bench/bench-kernels.txt"
+	fi
+	exit $rc
+fi
+case $BENCH_KERNEL in
+prod) KOBJ=$OBJ-prod ;;
+debug) KOBJ=$OBJ ;;
+*) die "BENCH_KERNELS: unknown kernel $BENCH_KERNEL (prod, debug)" ;;
+esac
+
 SMOKE=${BENCH_SMOKE:-0}
 REPS=${BENCH_REPS:-3}
 FULL=${BENCH_FULL:-0}
 REPORT_ONLY=${BENCH_REPORT:-0}
-BDIR=$BUILD/bench
-if [ "$SMOKE" = 1 ]; then RES=$OUT/bench-smoke; else RES=$OUT/bench; fi
+BDIR=$BUILD/bench-$BENCH_KERNEL
+if [ "$SMOKE" = 1 ]; then RES=$OUT/bench-smoke
+elif [ "$BENCH_KERNEL" = prod ]; then RES=$OUT/bench
+else RES=$OUT/bench-$BENCH_KERNEL; fi
 t_start=$(date +%s)
 
 # A smoke run ends with one PASS or FAIL line, whatever stops it.
@@ -140,12 +167,14 @@ vm_scenarios() {
 # ---- build: guest program, scenarios, initramfs ---------------------------
 
 build() {
-	local kobj=$OBJ opt
+	local kobj=$KOBJ opt
 
-	if [ ! -f "$kobj/arch/x86/boot/bzImage" ] || [ ! -f "$BUILD/usr/include/linux/liveupdate.h" ]; then
+	if [ ! -f "$OBJ/arch/x86/boot/bzImage" ] || [ ! -f "$BUILD/usr/include/linux/liveupdate.h" ]; then
 		note "no kernel or uapi headers yet: building them"
 		NO_ROLLBACK=1 "$HARNESS/build.sh"
 	fi
+	[ "$BENCH_KERNEL" != prod ] ||
+		OBJ=$kobj DEBUG=0 EXTRA_CONFIG=$HARNESS/config/prod.config "$HARNESS/kernel.sh"
 	for opt in LIVEUPDATE_HUGETLB LIVEUPDATE_MEMFD KEXEC_HANDOVER_DEBUGFS; do
 		grep -q "^CONFIG_$opt=y" "$kobj/.config" || die "the kernel in $kobj lacks CONFIG_$opt"
 	done
@@ -243,7 +272,7 @@ else
 fi
 elapsed=$(cat "$RES/seconds")
 nruns=$(grep -c '^run ' "$RES/plan")
-debug=no
+debug="no (prod)"
 grep -q '^CONFIG_PROVE_LOCKING=y' "$RES/kernel.config" && debug=yes
 
 # ---- parse the serial logs ---------------------------------------------------

@@ -40,6 +40,9 @@ make_config() {
 	"$TREE/scripts/kconfig/merge_config.sh" -m -O "$want" "$want/.config" $frags >/dev/null
 	make -s -C "$TREE" O="$want" olddefconfig >/dev/null
 	missing=0
+	# What each option was asked to be: a later fragment overrides an
+	# earlier one (prod.config turns base.config's KHO debugging off).
+	declare -A asked from
 	for f in $frags; do
 		while IFS= read -r line; do
 			case "$line" in
@@ -47,13 +50,17 @@ make_config() {
 			"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
 			*) continue ;;
 			esac
-			# An option asked off may also be absent (not visible).
-			case "$line" in "#"*) grep -q "^$sym=" "$want/.config" || continue ;; esac
-			grep -qxF "$line" "$want/.config" || {
-				echo "error: $sym requested by $(basename "$f") is not as asked (got: $(grep "^$sym=\|# $sym is" "$want/.config" || echo absent))" >&2
-				missing=1
-			}
+			asked[$sym]=$line from[$sym]=$(basename "$f")
 		done < "$f"
+	done
+	for sym in "${!asked[@]}"; do
+		line=${asked[$sym]}
+		# An option asked off may also be absent (not visible).
+		case "$line" in "#"*) grep -q "^$sym=" "$want/.config" || continue ;; esac
+		grep -qxF "$line" "$want/.config" || {
+			echo "error: $sym requested by ${from[$sym]} is not as asked (got: $(grep "^$sym=\|# $sym is" "$want/.config" || echo absent))" >&2
+			missing=1
+		}
 	done
 	[ $missing = 0 ] || return 1
 	if ! cmp -s "$want/.config" "$OBJ/.config"; then

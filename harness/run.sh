@@ -22,6 +22,10 @@ mkdir -p "$logdir"
 
 # Scenario defaults; the file overrides them.
 MEM=2G CPUS=2 NUMA=0 CMDLINE= HOPS=2 TIMEOUT=300 CPU=qemu64,+pdpe1gb QUIET=90
+# RESERVE=off: guest RAM that the host does not reserve, so that a guest
+# may have more memory than the host as long as it touches little of it
+# (make bench-scale's pools of up to 256 GiB).
+RESERVE=on
 KERNEL1=
 # shellcheck disable=SC1090
 . "$scn"
@@ -52,12 +56,15 @@ if [ "$NUMA" -gt 0 ]; then
 	for ((i = 0; i < NUMA; i++)); do
 		cpus=
 		for ((c = i; c < CPUS; c += NUMA)); do cpus="$cpus,cpus=$c"; done
-		qemu+=(-object "memory-backend-ram,id=m$i,size=${per}M"
+		qemu+=(-object "memory-backend-ram,id=m$i,size=${per}M,reserve=$RESERVE"
 		       -numa "node,nodeid=$i,memdev=m$i$cpus")
 	done
 	qemu[6]=$((per * NUMA))M
 	# One CPU per socket, so no cache or package spans two nodes.
 	qemu[8]="$CPUS,sockets=$CPUS,cores=1,threads=1"
+elif [ "$RESERVE" = off ]; then
+	qemu+=(-object "memory-backend-ram,id=ram0,size=$MEM,reserve=off"
+	       -machine memory-backend=ram0)
 fi
 
 # The monitor, on a socket of this run only, answers the hang watcher.

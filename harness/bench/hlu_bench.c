@@ -3,9 +3,17 @@
  * What a live update of a memfd costs: hugetlb (2 MiB or 1 GiB pages) and
  * shmem preserved through LUO, against no preservation at all.
  *
- * Usage: hlu_bench before|after METHOD SIZE_MIB REP
+ * Usage: hlu_bench before|after METHOD SIZE_MIB REP [pool] [sparse]
  *
  * METHOD is hugetlb-2M, hugetlb-1G, shmem or none.
+ * pool:   (hugetlb) the pool file of the page size goes along: the free
+ *         pages of that size are handed over too. SIZE_MIB may then be 0,
+ *         a live update of the pool alone.
+ * sparse: write and check only the first and last 8 bytes of every 4 KiB
+ *         page (make bench-scale: the kernel zeroes a huge page anyway).
+ * trace:  trace the preserve (before) or retrieve (after) of the memfd with
+ *         ftrace's function_graph, four calls deep, and print the trace as
+ *         "HLUT:" lines (the time per function of make bench-scale).
  *
  * before: create a memfd of SIZE_MIB, write every byte of it, preserve it
  *         in a LUO session of its own (timed), load the next kernel with
@@ -38,6 +46,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -79,13 +88,18 @@ static const struct hlub_method hlub_methods[] = {
 static const struct hlub_method *method;
 static unsigned long size_mib;
 static size_t size;
-static int rep;
+static int rep, with_pool, sparse, trace;
+
+#define HLUB_POOL_TOKEN		(HLUB_TOKEN + 1)
+#define HLUB_POOL_MNT		"/tmp/hlub-pool"
+#define HLUB_TRACING		"/sys/kernel/tracing"
+#define HLUB_TRACE_DEPTH	"4"
 
 /* The start of every "HLUB:" line that bench.sh reads: what and which run. */
 static void report(const char *what)
 {
-	printf("HLUB: %s method=%s size_mib=%lu rep=%d", what,
-	       method ? method->name : "?", size_mib, rep);
+	printf("HLUB: %s method=%s size_mib=%lu rep=%d pool=%d trace=%d", what,
+	       method ? method->name : "?", size_mib, rep, with_pool, trace);
 }
 
 static void die(const char *fmt, ...)
@@ -148,7 +162,8 @@ static void fill(char *p, size_t len, __u64 seed)
 	size_t i, n = len / HLUB_PAGE;
 
 	for (i = 0; i < n; i++) {
-		memset(p + i * HLUB_PAGE, HLUB_FILL, HLUB_PAGE);
+		if (!sparse)
+			memset(p + i * HLUB_PAGE, HLUB_FILL, HLUB_PAGE);
 		fill_page(p + i * HLUB_PAGE, seed, i);
 	}
 }
@@ -189,7 +204,7 @@ static size_t verify(const char *p, size_t len, __u64 seed, __u64 *sum)
 		memcpy(&tail, pg + HLUB_PAGE - sizeof(tail), sizeof(tail));
 		s += head;
 		if (head != tag || tail != ~tag ||
-		    (unsigned char)pg[HLUB_PAGE / 2] != HLUB_FILL)
+		    (!sparse && (unsigned char)pg[HLUB_PAGE / 2] != HLUB_FILL))
 			bad++;
 	}
 	*sum = s;
@@ -305,11 +320,121 @@ static int new_memfd(void)
 	return fd;
 }
 
+static void trace_write(const char *file, const char *val)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), HLUB_TRACING "/%s", file);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		die("write %s to %s: %s", val, path, strerror(errno));
+	close(fd);
+}
+
+/*
+ * Arm function_graph for the file handler's @op ("preserve", "retrieve"):
+ * hugetlb's or shmem's, the calls it makes down to HLUB_TRACE_DEPTH.
+ */
+static void trace_start(const char *op)
+{
+	char funcs[128];
+
+	if (!trace)
+		return;
+	if (access(HLUB_TRACING "/current_tracer", F_OK))
+		mount("nodev", HLUB_TRACING, "tracefs", 0, NULL);
+	if (access(HLUB_TRACING "/available_tracers", F_OK)) {
+		/* A kernel without ftrace (the debug one): measure only. */
+		printf("HLUB: no ftrace in this kernel, not traced\n");
+		trace = 0;
+		return;
+	}
+	snprintf(funcs, sizeof(funcs), "%s_luo_%s", method->pool ? "hugetlb" : "memfd", op);
+	trace_write("tracing_on", "0");
+	trace_write("current_tracer", "nop");
+	trace_write("buffer_size_kb", "65536");
+	trace_write("set_graph_function", funcs);
+	trace_write("max_graph_depth", HLUB_TRACE_DEPTH);
+	trace_write("current_tracer", "function_graph");
+	trace_write("trace", "");
+	trace_write("tracing_on", "1");
+}
+
+/* Stop tracing, print the trace as HLUT: lines. */
+static void trace_stop(void)
+{
+	char line[512];
+	FILE *f;
+
+	if (!trace)
+		return;
+	trace_write("tracing_on", "0");
+	f = fopen(HLUB_TRACING "/trace", "r");
+	if (!f)
+		die("open the trace: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (line[0] != '#')
+			printf("HLUT: %s", line);
+	fclose(f);
+	trace_write("current_tracer", "nop");
+}
+
+/* The time of a preserve or retrieve @op of the memfd, traced if asked. */
+static long long traced_ioctl(int fd, unsigned long req, void *arg, const char *op)
+{
+	long long t0;
+
+	trace_start(op);
+	t0 = now_ns();
+	if (ioctl(fd, req, arg) < 0)
+		die("%s the memfd: %s", op, strerror(errno));
+	t0 = now_ns() - t0;
+	trace_stop();
+	return t0;
+}
+
+/* Preserve the root of a hugetlbfs mount of the method's page size. */
+static void pool_preserve(int session_fd)
+{
+	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
+	char opts[32];
+
+	snprintf(opts, sizeof(opts), "pagesize=%luM", method->page >> 20);
+	if (mkdir(HLUB_POOL_MNT, 0755) && errno != EEXIST)
+		die("mkdir %s: %s", HLUB_POOL_MNT, strerror(errno));
+	if (mount("none", HLUB_POOL_MNT, "hugetlbfs", 0, opts))
+		die("mount hugetlbfs %s: %s", opts, strerror(errno));
+	pf.fd = open(HLUB_POOL_MNT, O_RDONLY | O_DIRECTORY);
+	if (pf.fd < 0)
+		die("open %s: %s", HLUB_POOL_MNT, strerror(errno));
+	pf.token = HLUB_POOL_TOKEN;
+	if (ioctl(session_fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
+		die("preserve the pool file: %s", strerror(errno));
+	close(pf.fd);
+}
+
+/* The pools of both page sizes, as the kernel that prints them sees them. */
+static void print_pools(void)
+{
+	static const char * const sz[] = { "2048kB", "1048576kB" };
+	static const char * const key[] = { "2m", "1g" };
+	char path[128];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(sz); i++) {
+		snprintf(path, sizeof(path), HLUB_HUGEPAGES "/hugepages-%s/nr_hugepages", sz[i]);
+		printf(" pool_%s_total=%ld", key[i], read_long(path));
+		snprintf(path, sizeof(path), HLUB_HUGEPAGES "/hugepages-%s/free_hugepages", sz[i]);
+		printf(" pool_%s_free=%ld", key[i], read_long(path));
+	}
+}
+
 static void stage_before(void)
 {
 	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
-	long long t0, t_fill, t_preserve, t_load;
+	long long t0, t_fill = 0, t_preserve = 0, t_pool = 0, t_load;
 	__u64 seed = run_seed();
 	int luo, mfd;
 	char path[128];
@@ -320,11 +445,13 @@ static void stage_before(void)
 		kexec_load();
 		t_load = now_ns() - t0;
 		report("before");
-		printf(" kexec_load_ns=%lld\n", t_load);
+		printf(" kexec_load_ns=%lld", t_load);
+		print_pools();
+		printf("\n");
 		kexec_exec();
 	}
 
-	if (method->pool) {
+	if (method->pool && size) {
 		long nr;
 
 		snprintf(path, sizeof(path), HLUB_HUGEPAGES "/hugepages-%s/free_hugepages",
@@ -342,35 +469,95 @@ static void stage_before(void)
 	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs) < 0)
 		die("create session %s: %s", cs.name, strerror(errno));
 
-	t0 = now_ns();
-	mfd = new_memfd();
-	if (method->pool) {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-		if (p == MAP_FAILED)
-			die("mmap %zu: %s", size, strerror(errno));
-		fill(p, size, seed);
-		munmap(p, size);
-	} else {
-		fill_write(mfd, seed);
-	}
-	t_fill = now_ns() - t0;
+	if (size) {
+		t0 = now_ns();
+		mfd = new_memfd();
+		if (method->pool) {
+			p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+			if (p == MAP_FAILED)
+				die("mmap %zu: %s", size, strerror(errno));
+			fill(p, size, seed);
+			munmap(p, size);
+		} else {
+			fill_write(mfd, seed);
+		}
+		t_fill = now_ns() - t0;
 
-	pf.fd = mfd;
-	pf.token = HLUB_TOKEN;
-	t0 = now_ns();
-	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
-		die("LIVEUPDATE_SESSION_PRESERVE_FD: %s", strerror(errno));
-	t_preserve = now_ns() - t0;
-	/* The session holds the file now; only the session fd stays open. */
-	close(mfd);
+		pf.fd = mfd;
+		pf.token = HLUB_TOKEN;
+		t_preserve = traced_ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf,
+					  "preserve");
+		/* The session holds the file now; only the session fd stays open. */
+		close(mfd);
+	}
+	if (with_pool) {
+		t0 = now_ns();
+		pool_preserve(cs.fd);
+		t_pool = now_ns() - t0;
+	}
 
 	t0 = now_ns();
 	kexec_load();
 	t_load = now_ns() - t0;
 	report("before");
-	printf(" fill_ns=%lld preserve_ns=%lld kexec_load_ns=%lld sum=%016llx\n",
-	       t_fill, t_preserve, t_load, (unsigned long long)expected_sum(seed));
+	printf(" fill_ns=%lld preserve_ns=%lld pool_preserve_ns=%lld kexec_load_ns=%lld",
+	       t_fill, t_preserve, t_pool, t_load);
+	print_pools();
+	printf(" sum=%016llx\n", (unsigned long long)expected_sum(seed));
 	kexec_exec();
+}
+
+static __u64 be64(const unsigned char *b)
+{
+	return (__u64)be32(b) << 32 | be32(b + 4);
+}
+
+/*
+ * Sum the u64 properties "nr-extents", "nr-ranges", "nr-runs" and "nr-folios"
+ * of the hugetlb hand-over tree @fdt of @len bytes (its own record of what
+ * it serialized), and print them.
+ */
+static void fdt_counts(const unsigned char *fdt, size_t len)
+{
+	static const char * const names[] = { "nr-extents", "nr-ranges", "nr-runs", "nr-folios" };
+	__u64 sum[ARRAY_SIZE(names)] = { 0 };
+	size_t off, strs, end, i;
+	__u32 tag, plen, nameoff;
+
+	if (len < 40 || be32(fdt) != HLUB_FDT_MAGIC)
+		return;
+	off = be32(fdt + 8);
+	strs = be32(fdt + 12);
+	end = off + be32(fdt + 36);
+	if (end > len || strs > len)
+		return;
+	while (off + 4 <= end) {
+		tag = be32(fdt + off);
+		off += 4;
+		if (tag == 1) {			/* FDT_BEGIN_NODE: a name */
+			while (off < end && fdt[off])
+				off++;
+			off = (off + 4) & ~3UL;
+		} else if (tag == 3) {		/* FDT_PROP */
+			if (off + 8 > end)
+				return;
+			plen = be32(fdt + off);
+			nameoff = be32(fdt + off + 4);
+			off += 8;
+			for (i = 0; i < ARRAY_SIZE(names); i++)
+				if (plen == 8 && strs + nameoff < len &&
+				    !strncmp((const char *)fdt + strs + nameoff, names[i],
+					     len - strs - nameoff) && off + 8 <= end)
+					sum[i] += be64(fdt + off);
+			off = (off + plen + 3) & ~3UL;
+		} else if (tag == 9) {		/* FDT_END */
+			break;
+		}
+	}
+	report("fdt");
+	printf(" nr_extents=%llu nr_ranges=%llu nr_runs=%llu nr_folios=%llu\n",
+	       (unsigned long long)sum[0], (unsigned long long)sum[1],
+	       (unsigned long long)sum[2], (unsigned long long)sum[3]);
 }
 
 /*
@@ -393,7 +580,7 @@ static long kho_in_sizes(void)
 		unsigned char hdr[8];
 		long blob = 0, total = -1;
 		ssize_t n;
-		char buf[4096];
+		static unsigned char buf[1 << 20];
 		int fd;
 
 		if (de->d_name[0] == '.')
@@ -404,9 +591,11 @@ static long kho_in_sizes(void)
 			die("open %s: %s", path, strerror(errno));
 		if (pread(fd, hdr, sizeof(hdr), 0) == sizeof(hdr) && be32(hdr) == HLUB_FDT_MAGIC)
 			total = be32(hdr + 4);
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
+		while ((n = pread(fd, buf + blob, sizeof(buf) - blob, blob)) > 0)
 			blob += n;
 		close(fd);
+		if (!strcmp(de->d_name, "hugetlb"))
+			fdt_counts(buf, blob);
 		report("kho-in");
 		printf(" name=%s blob_bytes=%ld fdt_totalsize=%ld\n", de->d_name, blob, total);
 		if (!strcmp(de->d_name, "hugetlb"))
@@ -421,15 +610,23 @@ static void stage_after(void)
 	struct liveupdate_ioctl_retrieve_session rs = { .size = sizeof(rs) };
 	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf) };
 	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
-	long long t0, t_session, t_retrieve, t_touch, t_verify, t_finish;
-	__u64 seed = run_seed(), sum, want;
-	unsigned int acc;
+	long long t0, t_session, t_retrieve = 0, t_touch = 0, t_verify = 0;
+	long long t_finish, t_pool = 0;
+	__u64 seed = run_seed(), sum = 0, want;
+	unsigned int acc = 0;
 	long hugetlb_fdt;
 	struct stat st;
-	size_t bad;
+	size_t bad = 0;
 	int luo;
 	char *p;
 
+	if (!method->page && !size) {
+		report("after");
+		printf(" alloc_write_ns=0 bad_pages=0");
+		print_pools();
+		printf("\n");
+		return;
+	}
 	if (!method->page) {
 		t0 = now_ns();
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -442,7 +639,9 @@ static void stage_after(void)
 			die("%zu of %zu pages wrong right after writing them", bad,
 			    size / HLUB_PAGE);
 		report("after");
-		printf(" alloc_write_ns=%lld bad_pages=0\n", t0);
+		printf(" alloc_write_ns=%lld bad_pages=0", t0);
+		print_pools();
+		printf("\n");
 		munmap(p, size);
 		return;
 	}
@@ -458,28 +657,38 @@ static void stage_after(void)
 		die("retrieve session %s: %s", rs.name, strerror(errno));
 	t_session = now_ns() - t0;
 
-	rf.token = HLUB_TOKEN;
-	t0 = now_ns();
-	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf) < 0)
-		die("LIVEUPDATE_SESSION_RETRIEVE_FD: %s", strerror(errno));
-	t_retrieve = now_ns() - t0;
+	if (with_pool) {
+		rf.token = HLUB_POOL_TOKEN;
+		t0 = now_ns();
+		if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf) < 0)
+			die("retrieve the pool file: %s", strerror(errno));
+		t_pool = now_ns() - t0;
+		close(rf.fd);
+	}
 
-	if (fstat(rf.fd, &st) < 0 || (size_t)st.st_size != size)
-		die("retrieved memfd: size %lld, expected %zu", (long long)st.st_size, size);
-
-	t0 = now_ns();
-	p = mmap(NULL, size, PROT_READ, MAP_SHARED, rf.fd, 0);
-	if (p == MAP_FAILED)
-		die("mmap retrieved memfd: %s", strerror(errno));
-	acc = touch(p, size);
-	t_touch = now_ns() - t0;
-
-	t0 = now_ns();
-	bad = verify(p, size, seed, &sum);
-	t_verify = now_ns() - t0;
 	want = expected_sum(seed);
-	munmap(p, size);
-	close(rf.fd);
+	if (size) {
+		rf.token = HLUB_TOKEN;
+		t_retrieve = traced_ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf,
+					  "retrieve");
+
+		if (fstat(rf.fd, &st) < 0 || (size_t)st.st_size != size)
+			die("retrieved memfd: size %lld, expected %zu",
+			    (long long)st.st_size, size);
+
+		t0 = now_ns();
+		p = mmap(NULL, size, PROT_READ, MAP_SHARED, rf.fd, 0);
+		if (p == MAP_FAILED)
+			die("mmap retrieved memfd: %s", strerror(errno));
+		acc = touch(p, size);
+		t_touch = now_ns() - t0;
+
+		t0 = now_ns();
+		bad = verify(p, size, seed, &sum);
+		t_verify = now_ns() - t0;
+		munmap(p, size);
+		close(rf.fd);
+	}
 
 	t0 = now_ns();
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin) < 0)
@@ -491,7 +700,9 @@ static void stage_after(void)
 	report("after");
 	printf(" retrieve_session_ns=%lld retrieve_ns=%lld touch_ns=%lld verify_ns=%lld",
 	       t_session, t_retrieve, t_touch, t_verify);
-	printf(" finish_ns=%lld hugetlb_fdt=%ld bad_pages=%zu", t_finish, hugetlb_fdt, bad);
+	printf(" pool_retrieve_ns=%lld finish_ns=%lld hugetlb_fdt=%ld bad_pages=%zu",
+	       t_pool, t_finish, hugetlb_fdt, bad);
+	print_pools();
 	printf(" sum=%016llx want=%016llx touched=%u\n", (unsigned long long)sum,
 	       (unsigned long long)want, acc);
 	if (bad || sum != want)
@@ -504,9 +715,20 @@ int main(int argc, char *argv[])
 	size_t i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 5 || (strcmp(argv[1], "before") && strcmp(argv[1], "after"))) {
-		fprintf(stderr, "usage: %s before|after METHOD SIZE_MIB REP\n", argv[0]);
+	if (argc < 5 || (strcmp(argv[1], "before") && strcmp(argv[1], "after"))) {
+		fprintf(stderr, "usage: %s before|after METHOD SIZE_MIB REP [pool] [sparse] [trace]\n",
+			argv[0]);
 		return 2;
+	}
+	for (i = 5; i < (size_t)argc; i++) {
+		if (!strcmp(argv[i], "pool"))
+			with_pool = 1;
+		else if (!strcmp(argv[i], "sparse"))
+			sparse = 1;
+		else if (!strcmp(argv[i], "trace"))
+			trace = 1;
+		else
+			die("unknown option %s", argv[i]);
 	}
 	for (i = 0; i < ARRAY_SIZE(hlub_methods); i++)
 		if (!strcmp(argv[2], hlub_methods[i].name))
@@ -516,7 +738,10 @@ int main(int argc, char *argv[])
 	rep = atoi(argv[4]);
 	if (!method)
 		die("unknown method %s", argv[2]);
-	if (!size || (method->page && size % method->page))
+	if (with_pool && !method->pool)
+		die("pool: only a hugetlb method has a pool file");
+	if ((!size && !with_pool && method->page) ||
+	    (method->page && size % method->page))
 		die("size %lu MiB is not a multiple of the page size %lu", size_mib,
 		    method->page);
 
