@@ -190,6 +190,7 @@
 #include <linux/kexec_handover.h>
 #include <linux/kho/abi/hugetlb.h>
 #include <linux/kho_block.h>
+#include <linux/ktime.h>
 #include <linux/libfdt.h>
 #include <linux/liveupdate.h>
 #include <linux/memblock.h>
@@ -1028,6 +1029,7 @@ static int hugetlb_luo_scan(struct file *file, struct hugetlb_luo_file *hf)
 	unsigned long known = hf->nr_folios, k = 0;
 	pgoff_t idx[FOLIO_BATCH_SIZE], start = 0;
 	struct folio_batch fbatch;
+	bool unsorted = false;
 	unsigned int i, n;
 	int err = 0;
 
@@ -1052,12 +1054,18 @@ static int hugetlb_luo_scan(struct file *file, struct hugetlb_luo_file *hf)
 		folio_batch_release(&fbatch);
 
 		err = hugetlb_luo_grow(hf, n);
-		for (i = 0; !err && i < n; i++)
+		for (i = 0; !err && i < n; i++) {
+			/* Appended after a folio of a higher index? */
+			if (hf->nr_folios &&
+			    hf->folios[hf->nr_folios - 1]->index > idx[i] << order)
+				unsorted = true;
 			err = hugetlb_luo_preserve_at(file, hf, idx[i]);
+		}
 		cond_resched();
 	}
 
-	if (hf->nr_folios != known)
+	/* Only the folios of holes filled since preserve land out of order. */
+	if (unsorted)
 		sort(hf->folios, hf->nr_folios, sizeof(*hf->folios),
 		     hugetlb_luo_cmp_index, NULL);
 	return err;
@@ -1635,10 +1643,13 @@ static void hugetlb_luo_uncharge_rest(struct hstate *h,
 		hugetlb_cgroup_put_rsvd_cgroup(c->rsvd_cg);
 }
 
-/* Charge @folio to the cgroups of the retrieving task, as a fault would. */
-static int hugetlb_luo_commit(struct folio *folio, struct hugetlb_luo_charge *c)
+/*
+ * Charge @folio, a page of @h, to the cgroups of the retrieving task, as a
+ * fault would.
+ */
+static int hugetlb_luo_commit(struct folio *folio, struct hstate *h,
+			      struct hugetlb_luo_charge *c)
 {
-	struct hstate *h = folio_hstate(folio);
 	long pages = pages_per_huge_page(h);
 	int err;
 
@@ -1647,12 +1658,54 @@ static int hugetlb_luo_commit(struct folio *folio, struct hugetlb_luo_charge *c)
 	spin_unlock_irq(&hugetlb_lock);
 	c->committed++;
 
-	/* Counted at boot without a memcg: count it again in the new one. */
-	lruvec_stat_mod_folio(folio, NR_HUGETLB, -pages);
 	err = mem_cgroup_charge_hugetlb(folio, current->mm, GFP_KERNEL);
-	lruvec_stat_mod_folio(folio, NR_HUGETLB, pages);
-	if (err)
+	if (err) {
 		pr_err("memory cgroup: huge page over the limit\n");
+		return err;
+	}
+	/*
+	 * Counted at boot on its node alone: a memcg that took the folio
+	 * (memory_hugetlb_accounting) counts it from now on.
+	 */
+	if (folio_memcg_charged(folio)) {
+		mod_node_page_state(folio_pgdat(folio), NR_HUGETLB, -pages);
+		lruvec_stat_mod_folio(folio, NR_HUGETLB, pages);
+	}
+	return 0;
+}
+
+/* Folios added to the page cache of a retrieved file in one go. */
+#define HUGETLB_LUO_BATCH	32
+
+/*
+ * Add the @nr claimed and charged folios of @batch, for consecutive huge
+ * page indexes from @idx, to the page cache of @inode. A folio that is not
+ * added goes back to the pool.
+ */
+static int hugetlb_luo_add_batch(struct inode *inode, struct folio **batch,
+				 unsigned long nr, pgoff_t idx,
+				 struct hugetlb_luo_charge *c)
+{
+	unsigned long i, added = nr;
+	int err;
+
+	err = hugetlb_add_restored_to_page_cache(batch, &added, inode->i_mapping,
+						 idx, c->rsvd_cg);
+	if (err)
+		pr_err("folio at index %#lx not added: %pe\n",
+		       (idx + added) << huge_page_order(hstate_inode(inode)),
+		       ERR_PTR(err));
+	c->added += added;
+	for (i = 0; i < nr; i++) {
+		if (i < added) {
+			folio_set_hugetlb_migratable(batch[i]);
+			folio_unlock(batch[i]);
+		} else {
+			hugetlb_set_folio_subpool(batch[i], NULL);
+		}
+		/* The page cache holds the folio now, or the pool. */
+		folio_put(batch[i]);
+	}
 	return err;
 }
 
@@ -1660,12 +1713,11 @@ static int hugetlb_luo_retrieve_folios(struct file *file,
 				       const struct hugetlb_luo_in_file *f,
 				       struct hugetlb_luo_charge *c)
 {
+	struct folio *batch[HUGETLB_LUO_BATCH], *folio;
 	struct inode *inode = file_inode(file);
-	struct address_space *mapping = inode->i_mapping;
 	unsigned int order = huge_page_order(f->h);
-	pgoff_t end = f->size >> PAGE_SHIFT;
-	struct folio *folio;
-	unsigned long i;
+	pgoff_t end = f->size >> PAGE_SHIFT, first = 0;
+	unsigned long i, n = 0;
 	int err = 0;
 
 	for (i = 0; i < f->nr_folios; i++) {
@@ -1681,36 +1733,36 @@ static int hugetlb_luo_retrieve_folios(struct file *file,
 			goto err_put;
 		}
 
-		err = hugetlb_luo_commit(folio, c);
+		err = hugetlb_luo_commit(folio, f->h, c);
 		if (err)
 			goto err_put;
-
 		hugetlb_set_folio_subpool(folio, subpool_inode(inode));
 		folio_mark_uptodate(folio);
-		err = hugetlb_add_restored_to_page_cache(folio, mapping,
-							 index >> order,
-							 c->rsvd_cg);
-		if (err) {
-			pr_err("folio %lu (index %#lx) not added: %pe\n", i,
-			       index, ERR_PTR(err));
-			goto err_put;
-		}
-		c->added++;
 
-		folio_set_hugetlb_migratable(folio);
-		folio_unlock(folio);
-		/* The page cache holds the folio now. */
-		folio_put(folio);
+		/* A batch holds folios of consecutive indexes. */
+		if (n && (n == HUGETLB_LUO_BATCH || index >> order != first + n)) {
+			err = hugetlb_luo_add_batch(inode, batch, n, first, c);
+			n = 0;
+			if (err)
+				goto err_put;
+		}
+		if (!n)
+			first = index >> order;
+		batch[n++] = folio;
 	}
 
-	return 0;
+	return n ? hugetlb_luo_add_batch(inode, batch, n, first, c) : 0;
 
 err_put:
 	if (folio) {
 		hugetlb_set_folio_subpool(folio, NULL);
 		folio_put(folio);
 	}
-	/* The folios after @i stay claimable and go back at FLB finish. */
+	/* The batch goes back too; the folios after @i stay claimable. */
+	while (n--) {
+		hugetlb_set_folio_subpool(batch[n], NULL);
+		folio_put(batch[n]);
+	}
 	return err;
 }
 
@@ -2720,6 +2772,7 @@ void __init hugetlb_luo_restore_pools(void)
 {
 	/* Without LUO no file can claim its pages: they are all free. */
 	bool keep_in_use = liveupdate_enabled();
+	ktime_t start = ktime_get();
 	struct hugetlb_luo_in_file *f;
 	unsigned long *in_use;
 	const void *fdt;
@@ -2754,6 +2807,10 @@ void __init hugetlb_luo_restore_pools(void)
 	/* Then the reservations of the files, from the pool just restored. */
 	xa_for_each(&hugetlb_luo_in_files, id, f)
 		hugetlb_luo_reserve_file(id, f);
+
+	/* Boot waits for it, as for the allocation of hugepages=. */
+	pr_info("restored the hand-over data in %lld ms\n",
+		ktime_ms_delta(ktime_get(), start));
 }
 
 #ifdef CONFIG_LIVEUPDATE_HUGETLB_KUNIT_TEST

@@ -716,8 +716,8 @@ int main(int argc, char *argv[])
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 5 || (strcmp(argv[1], "before") && strcmp(argv[1], "after"))) {
-		fprintf(stderr, "usage: %s before|after METHOD SIZE_MIB REP [pool] [sparse] [trace]\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s before|after METHOD SIZE_MIB REP %s\n",
+			argv[0], "[pool] [sparse] [trace]");
 		return 2;
 	}
 	for (i = 5; i < (size_t)argc; i++) {

@@ -38,8 +38,12 @@ def parse(path, kernel):
             continue
         if body.startswith('Run /init as init process') and gtime is not None:
             kernels[k]['init'] = gtime
-        # The restore, from hugetlb_luo's own lines: the handed-over pages
-        # counted towards hugepages=, then restored (per page size).
+        # The restore, as hugetlb_luo logs it.
+        mm = re.search(r'hugetlb_luo: restored the hand-over data in (\d+) ms', body)
+        if mm:
+            kernels[k]['restore_ms'] = int(mm.group(1)) / 1e3
+        # Kernels before that line: from the pages counted towards
+        # hugepages= to their restore (per page size).
         if re.search(r'hugetlb_luo: \d+ preserved pages of order \d+ count towards', body) \
                 and gtime is not None:
             kernels[k].setdefault('restore_from', gtime)
@@ -103,7 +107,7 @@ def parse(path, kernel):
     for r in rows:
         nk = kernels[r['to']] if 'to' in r and r['to'] < len(kernels) else {}
         r['next_init_s'] = nk.get('init')
-        r['next_restore_s'] = nk.get('restore')
+        r['next_restore_s'] = nk.get('restore_ms', nk.get('restore'))
         r['next_alloc_s'] = nk.get('alloc')
     return rows
 
@@ -231,8 +235,8 @@ for kernel in sorted({r['kernel'] for r in rows}, key=lambda k: k != 'prod'):
                    ' boot to /init %s' % tuple(s(slope(pts[x]), digits=2) for x in (
                        'blackout', 'blackout_none', 'delta', 'restore', 'alloc', 'boot')))
         out.append('  columns: blackout = reboot() to "Starting new kernel" (s, outgoing kernel);'
-                   ' boot = the next kernel\'s start to /init (s); restore = hugetlb_luo\'s lines'
-                   ' from counting the pages to restoring them, alloc = "HugeTLB: allocation'
+                   ' boot = the next kernel\'s start to /init (s); restore = "hugetlb_luo: restored'
+                   ' the hand-over data in", alloc = "HugeTLB: allocation'
                    ' took" (s); kept/realloc = pages in the next kernel\'s pool;'
                    ' bytes = hand-over data')
         plot[(kernel, page)] = pts
