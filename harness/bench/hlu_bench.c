@@ -344,8 +344,8 @@ static void trace_start(const char *op)
 		return;
 	if (access(HLUB_TRACING "/current_tracer", F_OK))
 		mount("nodev", HLUB_TRACING, "tracefs", 0, NULL);
-	if (access(HLUB_TRACING "/available_tracers", F_OK)) {
-		/* A kernel without ftrace (the debug one): measure only. */
+	if (access(HLUB_TRACING "/set_graph_function", F_OK)) {
+		/* No function_graph (the debug kernel): measure only. */
 		printf("HLUB: no ftrace in this kernel, not traced\n");
 		trace = 0;
 		return;

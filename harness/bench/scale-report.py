@@ -48,7 +48,8 @@ def parse(path, kernel):
                 and gtime is not None:
             kernels[k].setdefault('restore_from', gtime)
         mm = re.search(r'hugetlb_luo: order \d+: restored \d+ preserved pages', body)
-        if mm and gtime is not None and 'restore_from' in kernels[k]:
+        # (1 GiB pages are counted before the clock runs: no bracket.)
+        if mm and gtime is not None and kernels[k].get('restore_from'):
             kernels[k]['restore'] = gtime - kernels[k]['restore_from']
         # hugepages= allocated at boot: hugetlb says how long it took.
         mm = re.search(r'HugeTLB: allocation took (\d+)ms', body)

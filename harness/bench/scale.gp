@@ -5,7 +5,7 @@
 
 f(metric, k, p) = dir . "/" . metric . "-" . k . "-" . p . ".dat"
 
-set terminal pngcairo size 1500,1000 font ",10"
+set terminal pngcairo size 1500,1000 font ",10" noenhanced
 set output out
 set multiplot layout 2,2 title "make bench-scale: live update of a hugetlb pool, against the pool size\nQEMU TCG: not real-hardware times; the ratios and log-log slopes are the result (prod: no debug options; debug: make check's kernel)" font ",11"
 set logscale x
