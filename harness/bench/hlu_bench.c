@@ -350,7 +350,12 @@ static void trace_start(const char *op)
 		trace = 0;
 		return;
 	}
-	snprintf(funcs, sizeof(funcs), "%s_luo_%s", method->pool ? "hugetlb" : "memfd", op);
+	/* HLUB_TRACE_FUNC=luo_session_ioctl: the whole ioctl, LUO included. */
+	if (getenv("HLUB_TRACE_FUNC"))
+		snprintf(funcs, sizeof(funcs), "%s", getenv("HLUB_TRACE_FUNC"));
+	else
+		snprintf(funcs, sizeof(funcs), "%s_luo_%s",
+			 method->pool ? "hugetlb" : "memfd", op);
 	trace_write("tracing_on", "0");
 	trace_write("current_tracer", "nop");
 	trace_write("buffer_size_kb", "65536");
