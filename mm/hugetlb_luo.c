@@ -1677,6 +1677,13 @@ static int hugetlb_luo_commit(struct folio *folio, struct hstate *h,
 /* Folios added to the page cache of a retrieved file in one go. */
 #define HUGETLB_LUO_BATCH	32
 
+/* A claimed folio that no file took: back to the pool. */
+static void hugetlb_luo_put_claimed(struct folio *folio)
+{
+	hugetlb_set_folio_subpool(folio, NULL);
+	folio_put(folio);
+}
+
 /*
  * Add the @nr claimed and charged folios of @batch, for consecutive huge
  * page indexes from @idx, to the page cache of @inode. A folio that is not
@@ -1697,13 +1704,13 @@ static int hugetlb_luo_add_batch(struct inode *inode, struct folio **batch,
 		       ERR_PTR(err));
 	c->added += added;
 	for (i = 0; i < nr; i++) {
-		if (i < added) {
-			folio_set_hugetlb_migratable(batch[i]);
-			folio_unlock(batch[i]);
-		} else {
-			hugetlb_set_folio_subpool(batch[i], NULL);
+		if (i >= added) {
+			hugetlb_luo_put_claimed(batch[i]);
+			continue;
 		}
-		/* The page cache holds the folio now, or the pool. */
+		folio_set_hugetlb_migratable(batch[i]);
+		folio_unlock(batch[i]);
+		/* The page cache holds the folio now. */
 		folio_put(batch[i]);
 	}
 	return err;
@@ -1754,15 +1761,11 @@ static int hugetlb_luo_retrieve_folios(struct file *file,
 	return n ? hugetlb_luo_add_batch(inode, batch, n, first, c) : 0;
 
 err_put:
-	if (folio) {
-		hugetlb_set_folio_subpool(folio, NULL);
-		folio_put(folio);
-	}
+	if (folio)
+		hugetlb_luo_put_claimed(folio);
 	/* The batch goes back too; the folios after @i stay claimable. */
-	while (n--) {
-		hugetlb_set_folio_subpool(batch[n], NULL);
-		folio_put(batch[n]);
-	}
+	while (n--)
+		hugetlb_luo_put_claimed(batch[n]);
 	return err;
 }
 
