@@ -1208,6 +1208,16 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 	if (S_ISDIR(inode->i_mode))
 		return hugetlb_luo_preserve_pool(args);
 
+	/*
+	 * The file of a SysV shm segment, which /proc/PID/map_files opens with
+	 * hugetlbfs' file operations: the next kernel could give its pages
+	 * back as a file, but not the segment.
+	 */
+	if (IS_PRIVATE(inode)) {
+		pr_warn("cannot preserve the file of a SysV shm segment\n");
+		return -EOPNOTSUPP;
+	}
+
 	err = liveupdate_flb_get_outgoing(&hugetlb_luo_flb, (void **)&out);
 	if (err)
 		return err;
@@ -1943,7 +1953,8 @@ static bool hugetlb_luo_can_preserve(struct liveupdate_file_handler *handler,
 	/*
 	 * Any hugetlbfs file: a memfd, or a file of a hugetlbfs mount, linked
 	 * or not, with or without size limits. A SysV shm segment is
-	 * hugepage-backed too, but its file has its own file operations.
+	 * hugepage-backed too: its file has its own file operations, and
+	 * preserve refuses its inode, which is private.
 	 */
 	return is_file_hugepages(file) && file->f_op == inode->i_fop;
 }

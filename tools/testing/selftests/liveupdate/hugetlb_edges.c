@@ -4,7 +4,7 @@
  * Files in states userspace can reach before a live update: what preserve
  * refuses, with which errno, and what a preserved file must not become.
  *
- * Usage: hugetlb_edges [-z] [-p] [-e] [-f] [-s STAGE]
+ * Usage: hugetlb_edges [-z] [-p] [-e] [-f] [-v] [-s STAGE]
  *
  * Stage 1 runs the parts asked for, -z, -p and -e when none is:
  * - -z: a 2 MiB-page memfd whose size fallocate() left between two huge
@@ -23,6 +23,10 @@
  *   past its end. Once it is preserved, mappings past its end, writable
  *   (which would grow the file), read-only or private, fail with EPERM, and
  *   its size stays.
+ * - -v: the file of a SysV SHM_HUGETLB segment, opened through
+ *   /proc/self/map_files (which gives it hugetlbfs' file operations), must
+ *   be refused with EOPNOTSUPP: the next kernel could not give the segment
+ *   back. It needs CONFIG_SYSVIPC.
  *
  * Stage 2 retrieves file 0 whole (size, bytes, PFNs, nodes): the pages
  * reserved past its end stay behind, so the pools are the ones at the
@@ -39,6 +43,7 @@
 #define _GNU_SOURCE
 
 #include <stdint.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
 #include <linux/reboot.h>
 
@@ -67,6 +72,7 @@
 #define HE_OPT_POISON		0x2	/* -p */
 #define HE_OPT_EOF		0x4	/* -e */
 #define HE_OPT_FREEZE		0x8	/* -f */
+#define HE_OPT_SYSV		0x10	/* -v */
 
 /* What stage 1 hands to stage 2. */
 struct he_record {
@@ -96,7 +102,8 @@ static void he_refused(int session_fd, int fd, int token, int err,
 		fail_exit("preserve %s: %d lines of hugetlb_luo in the kernel log, expected 1",
 			  what, logged);
 	ksft_print_msg("preserve %s: refused with %s and one log line, as it must\n",
-		       what, err == EINVAL ? "EINVAL" : "EHWPOISON");
+		       what, err == EINVAL ? "EINVAL" :
+		       err == EOPNOTSUPP ? "EOPNOTSUPP" : "EHWPOISON");
 }
 
 /* A file of 3 MiB: fallocate() beyond the end sizes it to the byte. */
@@ -109,6 +116,38 @@ static void he_unaligned(int session_fd)
 	he_refused(session_fd, fd, HE_REFUSED_TOKEN, EINVAL,
 		   "a file of 3 MiB of 2 MiB pages");
 	close(fd);
+}
+
+/*
+ * -v: a SysV segment of one 2 MiB page, whose file is opened through
+ * /proc/self/map_files while it is attached. Once the refusal is checked,
+ * the segment goes and its page is free again.
+ */
+static void he_sysv(int session_fd)
+{
+	int id = shmget(IPC_PRIVATE, HT_HPAGE, IPC_CREAT | SHM_HUGETLB | 0600);
+	char path[64];
+	char *addr;
+	int fd;
+
+	if (id < 0)
+		fail_exit("shmget SHM_HUGETLB (CONFIG_SYSVIPC?)");
+	addr = shmat(id, NULL, 0);
+	if (addr == (void *)-1)
+		fail_exit("shmat");
+	if (shmctl(id, IPC_RMID, NULL))
+		fail_exit("shmctl IPC_RMID");
+	memset(addr, 0x5a, HT_HPAGE);
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)addr, (unsigned long)addr + HT_HPAGE);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		fail_exit("open %s", path);
+	he_refused(session_fd, fd, HE_REFUSED_TOKEN, EOPNOTSUPP,
+		   "the file of a SysV SHM_HUGETLB segment");
+	close(fd);
+	if (shmdt(addr))
+		fail_exit("shmdt");
 }
 
 /*
@@ -233,6 +272,8 @@ static void run_stage_1(int luo_fd)
 				HE_SESSION);
 	if (he_opts & HE_OPT_SIZE)
 		he_unaligned(session_fd);
+	if (he_opts & HE_OPT_SYSV)
+		he_sysv(session_fd);
 	if (he_opts & HE_OPT_POISON) {
 		he_poisoned(session_fd);
 		rec.stuck = set->base.all[HT_2M].free;
@@ -331,7 +372,7 @@ static void run_stage_2(int luo_fd, int state_session_fd)
 
 int main(int argc, char *argv[])
 {
-	he_opts = ht_options(&argc, &argv, "zpef");
+	he_opts = ht_options(&argc, &argv, "zpefv");
 	if (!he_opts)
 		he_opts = HE_OPT_SIZE | HE_OPT_POISON | HE_OPT_EOF;
 	return luo_test(argc, argv, HE_STATE_SESSION, run_stage_1, run_stage_2);

@@ -279,10 +279,13 @@ static int hif_is_huge(int k)
 	return k == K_HM2 || k == K_HM1G || k == K_HFS;
 }
 
-/* The LUO handler that takes a kind: 1 hugetlb, 2 memfd, 0 none. */
+/*
+ * The LUO handler that takes a kind: 1 hugetlb, 2 memfd, 0 none. A SysV
+ * segment's file, opened through map_files, is hugetlb's to refuse.
+ */
 static int hif_handler(int k)
 {
-	if (hif_is_huge(k) || k == K_POOL2 || k == K_POOL1)
+	if (hif_is_huge(k) || k == K_POOL2 || k == K_POOL1 || k == K_SHM)
 		return 1;
 	return k == K_SHMEM ? 2 : 0;
 }
@@ -873,6 +876,8 @@ static void hif_preserve(int op, int s, int fd, int i, int kind, uint64_t tok,
 			exp = -ENOENT;
 		else if (o && hif_busy(o))
 			exp = -EBUSY;
+		else if (kind == K_SHM)
+			exp = -EOPNOTSUPP;
 		else if (hif_is_huge(kind) && o->size % hif_hsize(o->h))
 			exp = -EINVAL;
 		else
