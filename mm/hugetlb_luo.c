@@ -99,14 +99,15 @@
  *
  * The tree holds about 200 bytes per file and per pool. A free pool takes
  * one 16-byte run per physically contiguous stretch of pages, a file one
- * 24-byte extent per stretch contiguous in the file and in memory, in
- * blocks of 255 runs or 170 extents: a pool allocated at boot, or a file
+ * 12-byte extent per stretch contiguous in the file and in memory, in
+ * blocks of 255 runs or 340 extents: a pool allocated at boot, or a file
  * faulted in order, takes a block whatever its size. At worst, with no two
  * huge pages adjacent, that is 8225 bytes per GiB of 2 MiB pages for a
- * pool and 12338 for a file. A list may hold 10000 blocks (KHO's limit):
- * 2.5 million runs or 1.7 million extents, 5 TiB and 3.3 TiB of 2 MiB pages
+ * pool and 6170 for a file. A list may hold 10000 blocks (KHO's limit):
+ * 2.5 million runs or 3.4 million extents, 5 TiB and 6.5 TiB of 2 MiB pages
  * in that worst case. Preserving a file that would not fit fails with
- * ``-ENOSPC``, and so does the kexec if the pools do not fit.
+ * ``-ENOSPC``, and so does the kexec if the pools do not fit; a file of
+ * more than 2^32 huge pages fails with ``-EFBIG``.
  *
  * Preserved File Properties
  * =========================
@@ -379,8 +380,9 @@ static int hugetlb_luo_list_write(struct kho_block_set *bs,
  */
 static int hugetlb_luo_file_write(struct hugetlb_luo_file *hf)
 {
-	unsigned long step = pages_per_huge_page(hf->h), i, n = 0;
+	unsigned int order = huge_page_order(hf->h);
 	struct hugetlb_luo_extent_ser *ext;
+	unsigned long i, n = 0;
 	int err;
 
 	ext = kvmalloc_array(max(hf->nr_folios, 1UL), sizeof(*ext),
@@ -388,11 +390,19 @@ static int hugetlb_luo_file_write(struct hugetlb_luo_file *hf)
 	if (!ext)
 		return -ENOMEM;
 
+	/* Preserve refused files of more than U32_MAX huge pages. */
 	for (i = 0; i < hf->nr_folios; i++) {
-		u64 pfn = folio_pfn(hf->folios[i]), index = hf->folios[i]->index;
+		u64 pfn = folio_pfn(hf->folios[i]) >> order;
+		u32 index = hf->folios[i]->index >> order;
 
-		if (n && ext[n - 1].pfn + ext[n - 1].nr * step == pfn &&
-		    ext[n - 1].index + ext[n - 1].nr * step == index) {
+		if (pfn > U32_MAX) {
+			pr_warn("cannot hand over a huge page at PFN %#lx: beyond what the hand-over data can address\n",
+				folio_pfn(hf->folios[i]));
+			kvfree(ext);
+			return -ERANGE;
+		}
+		if (n && (u64)ext[n - 1].pfn + ext[n - 1].nr == pfn &&
+		    ext[n - 1].index + ext[n - 1].nr == index) {
 			ext[n - 1].nr++;
 		} else {
 			ext[n].pfn = pfn;
@@ -1258,6 +1268,13 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 		pr_warn("cannot preserve a file of %lld bytes: not a multiple of its page size\n",
 			hf->size);
 		err = -EINVAL;
+		goto err_unlock;
+	}
+	/* The hand-over data counts a file's pages in 32 bits. */
+	if (hf->size >> huge_page_shift(hf->h) > U32_MAX) {
+		pr_warn("cannot preserve a file of %lld bytes: more than 2^32 huge pages\n",
+			hf->size);
+		err = -EFBIG;
 		goto err_unlock;
 	}
 
@@ -2561,9 +2578,8 @@ static int __init hugetlb_luo_read_file_node(const void *fdt, int off,
 /*
  * Turn the extents @ext of file node @n into the folios of @f. Extents that
  * do not add up to ``nr-folios`` make the list unusable (-EINVAL). The
- * pages of an extent that is unaligned or runs past @max_pfn cannot be
- * listed: they are counted in @lost. Indexes are checked later, on the
- * folios.
+ * pages of an extent that runs past @max_pfn cannot be listed: they are
+ * counted in @lost. Indexes are checked later, on the folios.
  */
 static int __init
 hugetlb_luo_extents_to_folios(const struct hugetlb_luo_extent_ser *ext,
@@ -2586,7 +2602,7 @@ hugetlb_luo_extents_to_folios(const struct hugetlb_luo_extent_ser *ext,
 
 	for (i = 0; i < n->nr_extents; i++) {
 		const struct hugetlb_luo_run_ser run = {
-			.pfn = ext[i].pfn,
+			.pfn = (u64)ext[i].pfn << n->order,
 			.nr = ext[i].nr,
 		};
 
@@ -2595,9 +2611,9 @@ hugetlb_luo_extents_to_folios(const struct hugetlb_luo_extent_ser *ext,
 			continue;
 		}
 		for (k = 0; k < ext[i].nr; k++) {
-			f->folios[f->nr_folios].pfn = ext[i].pfn + (k << n->order);
+			f->folios[f->nr_folios].pfn = run.pfn + (k << n->order);
 			f->folios[f->nr_folios++].index =
-				ext[i].index + (k << n->order);
+				((u64)ext[i].index + k) << n->order;
 		}
 	}
 	return 0;
@@ -2646,13 +2662,14 @@ hugetlb_luo_restore_file(struct hugetlb_luo_in_file *f, unsigned int order,
 		hugetlb_add_restored_folio(f->h, folio, keep_in_use);
 		if (!keep_in_use)
 			continue;
-		in_use[hstate_index(f->h) * nr_node_ids + folio_nid(folio)]++;
 		/* Out of memory: the page goes to the pool, the file fails. */
 		if (xa_err(xa_store(&hugetlb_luo_in_use, pfn, folio,
 				    GFP_KERNEL))) {
 			folio_put(folio);
 			lost++;
+			continue;
 		}
+		in_use[hstate_index(f->h) * nr_node_ids + folio_nid(folio)]++;
 		cond_resched();
 	}
 	return lost;

@@ -281,9 +281,9 @@ for kernel in sorted({r['kernel'] for r in rows}, key=lambda k: k != 'prod'):
         for r in ext:
             folio = 2 if page == '2M' else 1024
             n = r['size_mib'] // folio
-            out.append('  %d MiB: %d folios in %d extents of 24 bytes: %.2f bytes per folio'
-                       ' serialized (worst case, one extent per folio: 24; goal: 16)' % (
-                           r['size_mib'], n, r['extents'], 24.0 * r['extents'] / n))
+            out.append('  %d MiB: %d folios in %d extents of 12 bytes: %.2f bytes per folio'
+                       ' serialized (worst case, one extent per folio: 12; goal: 16)' % (
+                           r['size_mib'], n, r['extents'], 12.0 * r['extents'] / n))
         big = [r for r in fr if r['method'].startswith('hugetlb') and 'bytes' in r]
         if len(big) >= 2:
             big.sort(key=lambda r: r['size_mib'])

@@ -76,10 +76,10 @@ static void __init hlu_t_tree_version(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hugetlb_luo_check_tree(buf, 8), -EINVAL);
 
 	/* A tree of another version, older or newer. */
-	hlu_t_tree(test, buf, "hugetlb-v1", NULL, NULL, 0);
+	hlu_t_tree(test, buf, "hugetlb-v2", NULL, NULL, 0);
 	KUNIT_EXPECT_EQ(test, hugetlb_luo_check_tree(buf, PAGE_SIZE),
 			-EPROTONOSUPPORT);
-	hlu_t_tree(test, buf, "hugetlb-v3", NULL, NULL, 0);
+	hlu_t_tree(test, buf, "hugetlb-v4", NULL, NULL, 0);
 	KUNIT_EXPECT_EQ(test, hugetlb_luo_check_tree(buf, PAGE_SIZE),
 			-EPROTONOSUPPORT);
 
@@ -414,9 +414,10 @@ static void __init hlu_t_run_checks(struct kunit *test)
 /* Extents: they must add up; one beyond memory loses its pages only. */
 static void __init hlu_t_extents(struct kunit *test)
 {
+	/* In huge pages: PFNs 0x200, 0x400; 0x1000; the end of memory. */
 	struct hugetlb_luo_extent_ser ext[] = {
-		{ 0x200, 0, 2 }, { 0x1000, 0x800, 1 },
-		{ HLU_T_MAX_PFN, 0xa00, 1 },
+		{ 0x1, 0, 2 }, { 0x8, 0x4, 1 },
+		{ HLU_T_MAX_PFN >> HLU_T_ORDER, 0x5, 1 },
 	};
 	struct hugetlb_luo_in_node n = {
 		.order = HLU_T_ORDER, .nr_folios = 3, .nr_extents = 2,
@@ -565,8 +566,8 @@ static void __init hlu_t_million(struct kunit *test)
 	ext = kvmalloc_array(HLU_T_MILLION, sizeof(*ext), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, ext);
 	for (i = 0; i < HLU_T_MILLION; i++) {
-		ext[i].pfn = 2 * i * HLU_T_STEP;
-		ext[i].index = i * HLU_T_STEP;
+		ext[i].pfn = 2 * i;
+		ext[i].index = i;
 		ext[i].nr = 1;
 	}
 	blocks = hlu_t_round_trip(test, ext, sizeof(*ext), HLU_T_MILLION);

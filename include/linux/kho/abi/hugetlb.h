@@ -33,7 +33,7 @@
  * list::
  *
  *   / {
- *       compatible = "hugetlb-v2";
+ *       compatible = "hugetlb-v3";
  *
  *       hstate-<order> {
  *           order = <u32>;           huge page order, in PAGE_SHIFT units
@@ -117,7 +117,7 @@
  * Version of the whole ABI: compatible string of the subtree root, of the
  * LUO file handler and of the LUO FLB that owns the subtree.
  */
-#define HUGETLB_LUO_COMPATIBLE		"hugetlb-v2"
+#define HUGETLB_LUO_COMPATIBLE		"hugetlb-v3"
 
 /* Serialized data of a pool file: this bit, ORed with the page order. */
 #define HUGETLB_LUO_POOL_FILE		BIT_ULL(63)
@@ -170,18 +170,22 @@ struct hugetlb_luo_run_ser {
 /**
  * struct hugetlb_luo_extent_ser - Huge pages of a preserved file that are
  *                                 contiguous in the file and in memory.
- * @pfn:   Page frame number of the head page of the first huge page, a
- *         multiple of the number of base pages in a huge page.
- * @index: Page cache index of the first huge page, in PAGE_SIZE units, also
- *         such a multiple.
+ * @pfn:   Where the first huge page is, in huge pages: its head page is at
+ *         page frame number ``pfn << order``.
+ * @index: Where it is in the file, in huge pages: its page cache index, in
+ *         PAGE_SIZE units, is ``index << order``.
  * @nr:    Number of huge pages, at least 1. Huge page k (from 0) is at PFN
- *         ``pfn + (k << order)`` and index ``index + (k << order)``, below
+ *         ``(pfn + k) << order`` and index ``(index + k) << order``, below
  *         the file size.
+ *
+ * Counting in huge pages keeps an extent at 12 bytes, and every PFN and
+ * index it can express aligned. 32 bits reach 8 PiB of memory and of file
+ * with 2 MiB pages; preserve refuses a file or a page beyond them.
  */
 struct hugetlb_luo_extent_ser {
-	u64 pfn;
-	u64 index;
-	u64 nr;
+	u32 pfn;
+	u32 index;
+	u32 nr;
 } __packed;
 
 /**

@@ -29,8 +29,9 @@
  * -c: a sparse 2 MiB memfd of HK_CORRUPT pages, each its own extent, and
  * the pool files, instead. After preserve its extent list is read through
  * /dev/mem (CONFIG_DEVMEM=y, CONFIG_STRICT_DEVMEM=n), must match pagemap,
- * and 4 extents are rewritten: 3 with a bad PFN (unaligned, a duplicate,
- * beyond memory), 1 with an unaligned index. The next kernel must refuse
+ * and 4 extents are rewritten: 3 with a bad PFN (one KHO did not preserve,
+ * a duplicate, beyond memory), 1 with an index past the end of the file.
+ * The next kernel must refuse
  * the 3 pages in one log line, keep the other 5, fail the retrieve with
  * EINVAL and say so, and put the 5 in the free pool at finish.
  *
@@ -87,22 +88,25 @@ static unsigned int hk_opts;
 
 /*
  * -c: a file of HK_CORRUPT pages, one every other huge page, so that each
- * is an extent of its own. Extent 1 gets an unaligned PFN, extent 3 the
- * PFN of extent 0, extent 5 a PFN beyond memory: the next kernel cannot
- * restore these HK_LOST pages. Extent 6 gets an unaligned index: restored,
- * but the record is invalid.
+ * is an extent of its own. Extent 1 gets the PFN of a huge page KHO did
+ * not preserve (HK_NOT_KHO_PFN), extent 3 the PFN of extent 0, extent 5 a
+ * PFN beyond memory: the next kernel cannot restore these HK_LOST pages.
+ * Extent 6 gets an index past the end of the file: restored, but the
+ * record is invalid. (Extents count in huge pages: no PFN or index they
+ * can express is unaligned.)
  */
 #define HK_CORRUPT		8
 #define HK_CORRUPT_STRIDE	2
 #define HK_LOST			3
 #define HK_BEYOND_PFN		0x10000000000ULL	/* 4 PiB of 4 KiB pages */
+#define HK_NOT_KHO_PFN		0x200ULL	/* 2 MiB: below the kernel */
 
 /* Lines of mm/hugetlb_luo.c in the kernel log, pr_fmt() included. */
 #define HK_LOG			"hugetlb_luo: "
 
 /* The subtree, as in include/linux/kho/abi/hugetlb.h */
 #define HK_FDT_NAME		"hugetlb"
-#define HK_FDT_COMPAT		"hugetlb-v2"
+#define HK_FDT_COMPAT		"hugetlb-v3"
 #define HK_FDT_HSTATE		"hstate-"
 #define HK_FDT_NODE		"node-"
 #define HK_FDT_FILE		"file-"
@@ -123,11 +127,14 @@ static unsigned int hk_opts;
 #define HK_FDT_RESERVED		"reserved"
 #define HK_FDT_ALL_SEALS	0x3fU	/* F_SEAL_SEAL up to F_SEAL_EXEC */
 
-/* struct hugetlb_luo_extent_ser, after a struct kho_block_header_ser */
+/*
+ * struct hugetlb_luo_extent_ser, after a struct kho_block_header_ser: PFN
+ * and index in huge pages.
+ */
 struct hk_extent {
-	uint64_t pfn;
-	uint64_t index;
-	uint64_t nr;
+	uint32_t pfn;
+	uint32_t index;
+	uint32_t nr;
 };
 
 /* What stage 1 hands to stage 2; file i is preserved as HK_FILE_TOKEN + i. */
@@ -828,13 +835,11 @@ static void hk_corrupt_extents(const struct hk_record *rec)
 		bad++;
 	}
 	for (i = 0; i < HK_CORRUPT; i++) {
-		if (e[i].pfn == f->pfn[i] && e[i].index == i * f->stride * step &&
-		    e[i].nr == 1)
+		if (e[i].pfn == f->pfn[i] / step &&
+		    e[i].index == i * f->stride && e[i].nr == 1)
 			continue;
-		ksft_print_msg("extent %u: pfn %#llx index %#llx nr %llu, pagemap %#llx\n",
-			       i, (unsigned long long)e[i].pfn,
-			       (unsigned long long)e[i].index,
-			       (unsigned long long)e[i].nr,
+		ksft_print_msg("extent %u: pfn %#x index %#x nr %u (huge pages), pagemap %#llx\n",
+			       i, e[i].pfn, e[i].index, e[i].nr,
 			       (unsigned long long)f->pfn[i]);
 		bad++;
 	}
@@ -844,10 +849,10 @@ static void hk_corrupt_extents(const struct hk_record *rec)
 	ksft_print_msg("outgoing extent list of file 0 (read through %s) matches pagemap\n",
 		       HK_DEVMEM);
 
-	e[1].pfn += 1;
+	e[1].pfn = HK_NOT_KHO_PFN / step;
 	e[3].pfn = e[0].pfn;
-	e[5].pfn = HK_BEYOND_PFN;
-	e[6].index += 1;
+	e[5].pfn = HK_BEYOND_PFN / step;
+	e[6].index = HK_CORRUPT * f->stride;
 	if (pwrite(fd, e, sizeof(e), pa + sizeof(hdr)) != sizeof(e) ||
 	    pread(fd, back, sizeof(back), pa + sizeof(hdr)) != sizeof(back))
 		fail_exit("rewrite the extent list at %#llx",
@@ -856,6 +861,8 @@ static void hk_corrupt_extents(const struct hk_record *rec)
 	if (memcmp(back, e, sizeof(e)))
 		fail_exit("the rewritten extents do not read back");
 	ksft_print_msg("extents 1, 3, 5 (PFN) and 6 (index) of file 0 rewritten\n");
+	ksft_print_msg("%s\n",
+		       "extent 1: a PFN KHO did not preserve, 3: a duplicate, 5: beyond memory, 6: past the end");
 }
 
 /* Exactly @nr records of the kernel log contain @needle. */

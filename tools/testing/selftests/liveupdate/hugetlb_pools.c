@@ -63,7 +63,7 @@
 #define HLP_DEBUGFS		"/sys/kernel/debug"
 #define HLP_KHO			HLP_DEBUGFS "/kho/"
 #define HLP_SUBTREE		"hugetlb"
-#define HLP_COMPAT		"hugetlb-v2"
+#define HLP_COMPAT		"hugetlb-v3"
 #define HLP_MAGIC		0x484c5032	/* "HLP2" */
 
 /* Options of stage 1, handed to stage 2 in the record. */
@@ -118,7 +118,7 @@ static void hlp_pools_ready(long need, long giant)
 
 /*
  * Whether the KHO subtree "hugetlb" is there, outgoing or (@in) incoming:
- * 1 if it is (and says hugetlb-v2), 0 if not, -1 if KHO's debugfs is not.
+ * 1 if it is (and says hugetlb-v3), 0 if not, -1 if KHO's debugfs is not.
  */
 static int hlp_kho_subtree(int in)
 {
