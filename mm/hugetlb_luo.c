@@ -106,8 +106,10 @@
  * pool and 6170 for a file. A list may hold 10000 blocks (KHO's limit):
  * 2.5 million runs or 3.4 million extents, 5 TiB and 6.5 TiB of 2 MiB pages
  * in that worst case. Preserving a file that would not fit fails with
- * ``-ENOSPC``, and so does the kexec if the pools do not fit; a file of
- * more than 2^32 huge pages fails with ``-EFBIG``.
+ * ``-ENOSPC``, and so does the kexec if the pools do not fit. A file of
+ * 2^32 huge pages or more fails with ``-EFBIG``, and a page that an extent
+ * cannot address, above 8 PiB of physical address with 2 MiB pages (256 TiB
+ * with 64 KiB ones), with ``-ERANGE``, at preserve or at the freeze.
  *
  * Preserved File Properties
  * =========================
@@ -1272,7 +1274,7 @@ static int hugetlb_luo_preserve(struct liveupdate_file_op_args *args)
 	}
 	/* The hand-over data counts a file's pages in 32 bits. */
 	if (hf->size >> huge_page_shift(hf->h) > U32_MAX) {
-		pr_warn("cannot preserve a file of %lld bytes: more than 2^32 huge pages\n",
+		pr_warn("cannot preserve a file of %lld bytes: 2^32 huge pages or more\n",
 			hf->size);
 		err = -EFBIG;
 		goto err_unlock;

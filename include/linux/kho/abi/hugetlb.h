@@ -179,8 +179,9 @@ struct hugetlb_luo_run_ser {
  *         the file size.
  *
  * Counting in huge pages keeps an extent at 12 bytes, and every PFN and
- * index it can express aligned. 32 bits reach 8 PiB of memory and of file
- * with 2 MiB pages; preserve refuses a file or a page beyond them.
+ * index it can express aligned. 32 bits reach 8 PiB of physical address
+ * and of file with 2 MiB pages, 256 TiB with 64 KiB pages; preserve
+ * refuses a file or a page beyond them.
  */
 struct hugetlb_luo_extent_ser {
 	u32 pfn;

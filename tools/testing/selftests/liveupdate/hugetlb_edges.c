@@ -43,9 +43,9 @@
 #define _GNU_SOURCE
 
 #include <stdint.h>
-#include <sys/shm.h>
 #include <sys/wait.h>
 #include <linux/reboot.h>
+#include <linux/shm.h>
 
 #include "hugetlb_util.h"
 
@@ -121,21 +121,23 @@ static void he_unaligned(int session_fd)
 /*
  * -v: a SysV segment of one 2 MiB page, whose file is opened through
  * /proc/self/map_files while it is attached. Once the refusal is checked,
- * the segment goes and its page is free again.
+ * the segment goes and its page is free again. Raw system calls: the
+ * nolibc build of vmtest.sh has no <sys/shm.h>.
  */
 static void he_sysv(int session_fd)
 {
-	int id = shmget(IPC_PRIVATE, HT_HPAGE, IPC_CREAT | SHM_HUGETLB | 0600);
+	long id = syscall(__NR_shmget, IPC_PRIVATE, HT_HPAGE,
+			  IPC_CREAT | SHM_HUGETLB | 0600);
 	char path[64];
 	char *addr;
 	int fd;
 
 	if (id < 0)
 		fail_exit("shmget SHM_HUGETLB (CONFIG_SYSVIPC?)");
-	addr = shmat(id, NULL, 0);
-	if (addr == (void *)-1)
+	addr = (char *)syscall(__NR_shmat, id, NULL, 0);
+	if (addr == (char *)-1)
 		fail_exit("shmat");
-	if (shmctl(id, IPC_RMID, NULL))
+	if (syscall(__NR_shmctl, id, IPC_RMID, NULL))
 		fail_exit("shmctl IPC_RMID");
 	memset(addr, 0x5a, HT_HPAGE);
 	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
@@ -146,7 +148,7 @@ static void he_sysv(int session_fd)
 	he_refused(session_fd, fd, HE_REFUSED_TOKEN, EOPNOTSUPP,
 		   "the file of a SysV SHM_HUGETLB segment");
 	close(fd);
-	if (shmdt(addr))
+	if (syscall(__NR_shmdt, addr))
 		fail_exit("shmdt");
 }
 
