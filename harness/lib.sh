@@ -9,6 +9,9 @@ BUILD=${BUILD:-$HLU_ROOT/build}
 OUT=${OUT:-$HLU_ROOT/out}
 CACHE=${HLU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hugetlb-lu}
 TREE=$BUILD/linux
+# ccache keys on paths relative to the clone, so that a fresh clone (CI's)
+# finds what an earlier clone of the same tree compiled, not a cold cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$HLU_ROOT}
 # Kernel objects; the config without debug options builds apart.
 if [ "${DEBUG:-1}" = 1 ]; then OBJ=${OBJ:-$BUILD/obj}; else OBJ=${OBJ:-$BUILD/obj-nodebug}; fi
 # Top-level folders of the kernel tree: repository files under these are

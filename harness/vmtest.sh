@@ -3,8 +3,8 @@
 # Run selftests through upstream's runner, as a maintainer would:
 # tools/testing/selftests/liveupdate/vmtest.sh -T TEST builds its own
 # kernel from the assembled tree with the selftests' config (kept in
-# $CACHE/vmtest-build-<hash of the tree's path>, so later runs rebuild only
-# what changed; ccache serves another clone's first build), boots it
+# build/vmtest-obj, so later runs rebuild only what changed; ccache, keyed
+# on paths relative to the clone, serves another clone's first build), boots it
 # in QEMU, kexecs into it once, and passes when stage 2 says TEST PASSED.
 # Its kernel has no debug options; a warning, oops or lockdep report in
 # its serial log fails the test here all the same.
@@ -19,7 +19,7 @@ tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=($VMTESTS_DEFAULT)
 runner=$TREE/tools/testing/selftests/liveupdate/vmtest.sh
 [ -x "$runner" ] || die "no $runner: run 'make tree' first"
-bdir=$CACHE/vmtest-build-$(echo "$TREE" | sha1sum | cut -c1-8)
+bdir=$BUILD/vmtest-obj
 mkdir -p "$bdir" "$OUT/vmtest"
 # The runner calls plain gcc; ccache's wrappers keep its rebuilds short.
 path=$PATH
