@@ -16,12 +16,21 @@
 # preserved and retrieved (one cache line per 4 KiB page written and
 # checked: the kernel zeroes the rest), plus a shmem memfd of 1 GiB for
 # the per-folio comparison.
+# The fixed part: in one boot, 1 GiB of shmem and of 2 MiB pages, then a
+# hugetlb memfd of one 2 MiB folio and a shmem memfd of one 4 KiB page,
+# three times each: what a preserve and a retrieve cost whatever the
+# size, and the 1 GiB ratio without it. The 2 MiB pool goes along each
+# time, so that no page of it lies in the KHO scratch area of a later
+# kernel (CMA: pinning would migrate it), and shmem's 1 GiB is written in
+# the first kernel, which has not used its scratch area yet.
 #
 #   SCALE_POOLS="2 8 32 64 128 200"  pool sizes, GiB
 #   SCALE_FILES="1 4 12"             file sizes, GiB (the host backs them)
 #   SCALE_KERNELS="prod debug"       prod: no debug options (the headline),
 #                                    debug: the test kernel (second column)
 #   SCALE_DEBUG_MAX=64               largest pool on the debug kernel
+#   SCALE_ONLY='fixed-*'             run only the scenarios of these names
+#                                    (pool-2M-8, files-1G, fixed-2M, ...)
 #   BENCH_REPORT=1                   no QEMU: the report from the last logs
 #
 # Results in $OUT/bench-scale: scale.csv, scale.txt (tables and log-log
@@ -32,6 +41,7 @@ POOLS=${SCALE_POOLS:-2 8 32 64 128 200}
 FILES=${SCALE_FILES:-1 4 12}
 KERNELS=${SCALE_KERNELS:-prod debug}
 DEBUG_MAX=${SCALE_DEBUG_MAX:-64}
+ONLY=${SCALE_ONLY:-*}
 REPORT_ONLY=${BENCH_REPORT:-0}
 SDIR=$BUILD/bench-scale
 RES=$OUT/bench-scale
@@ -139,15 +149,47 @@ hlu_bench before $next")
 		scenario "files-$p" $((max + 5)) \
 			"hugepagesz=$p hugepages=$((max * 1024 / mib + 1))" $((900 + max * 120)) "${hops[@]}"
 	done
+	prev=
+	hops=()
+	# Last, one folio of each traced, the whole ioctl (LUO included),
+	# hugetlb's first-file setup and retrieve alone, deeper, and hugetlb's
+	# preserve and retrieve of 1 GiB, warm.
+	# Only these functions are patched (HLUB_TRACE_FILTER): patching all
+	# of them met, twice, an idle CPU at an int3 under TCG (an oops).
+	flt="HLUB_TRACE_FILTER='*luo* *kho* *hugetlb* *memfd* *shmem* *debugfs* folio_* *alloc* *free* mutex_* *cgroup* *filemap* *file* *inode* *dentry* *pin*'"
+	tr="$flt HLUB_TRACE_FUNC=luo_session_ioctl hlu_bench"
+	tr2="$flt HLUB_TRACE_FUNC='hugetlb_luo_flb_preserve hugetlb_luo_retrieve' hlu_bench"
+	tr3="$flt HLUB_TRACE_FUNC='hugetlb_luo_preserve hugetlb_luo_retrieve' hlu_bench"
+	for next in "shmem 1024 1" "hugetlb-2M 1024 1" "hugetlb-2M 2 1" "shmem 4k 1" \
+		"hugetlb-2M 2 2" "shmem 4k 2" "hugetlb-2M 2 3" "shmem 4k 3" \
+		"hugetlb-2M 1024 2 warm" "hugetlb-2M 2 4 warm" "shmem 4k 4 warm" \
+		"hugetlb-2M 2 5 warm" "shmem 4k 5 warm" "hugetlb-2M 2 6 warm" "shmem 4k 6 warm" \
+		"hugetlb-2M 2 7 trace" "shmem 4k 7 trace" "hugetlb-2M 2 8 trace2" \
+		"hugetlb-2M 1024 3 warm trace3"; do
+		case $next in
+		*trace) next="$tr before $next sparse pool" ;;
+		*trace2) next="$tr2 before ${next%2} sparse pool" ;;
+		*trace3) next="$tr3 before ${next%3} sparse pool" ;;
+		*) next="hlu_bench before $next sparse pool" ;;
+		esac
+		hops+=("${prev:+${prev/ before / after }
+}$next")
+		prev=$next
+	done
+	hops+=("${prev/ before / after }")
+	scenario fixed-2M 8 "hugepagesz=2M hugepages=520" 1500 "${hops[@]}"
 }
 
 run_all() {
 	local k scn name t0 result g
-	rm -rf "$RES"
+	# SCALE_ONLY keeps the logs of the other scenarios for the report.
+	[ "$ONLY" = '*' ] && rm -rf "$RES"
 	mkdir -p "$RES/logs"
 	for k in $KERNELS; do
 		for scn in "$SDIR"/scn/*.scn; do
 			name=$(basename "$scn" .scn)
+			# shellcheck disable=SC2053
+			[[ $name == $ONLY ]] || continue
 			g=${name##*-}
 			if [ "$k" = debug ] && [ "${name%%-*}" = pool ] && [ "$g" -gt "$DEBUG_MAX" ]; then
 				continue

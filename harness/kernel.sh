@@ -21,8 +21,9 @@ for f in "$HARNESS"/config/feature-*.config; do
 done
 [ -n "${EXTRA_CONFIG:-}" ] && frags="$frags $EXTRA_CONFIG"
 # KVM for the VM test and compaction for the stress test, in the kernels
-# that run them (NO_STRESS=1: the kasan kernel, which runs no stress test).
-[ "${NO_FEATURES:-0}" = 1 ] || frags="$frags $HARNESS/config/kvm.config"
+# that run them (NO_STRESS=1: the kasan kernel, which runs neither).
+[ "${NO_FEATURES:-0}" = 1 ] || [ "${NO_STRESS:-0}" = 1 ] ||
+	frags="$frags $HARNESS/config/kvm.config"
 [ "${NO_FEATURES:-0}" = 1 ] || [ "${NO_STRESS:-0}" = 1 ] ||
 	frags="$frags $HARNESS/config/stress.config"
 # The rollback kernel must really lack the feature.

@@ -968,38 +968,45 @@ static int hugetlb_luo_check_poison(struct folio *folio)
 }
 
 /*
- * Pin and preserve the folio at huge page index @idx of @file, which has one:
- * the layout is frozen, so it stays. @hf has room for it.
+ * Pin and preserve the @n folios from huge page index @idx of @file, which
+ * has all of them: the layout is frozen, so they stay. @hf has room for
+ * them. One call pins the whole run, which costs far less per folio than a
+ * call per folio.
  */
-static int hugetlb_luo_preserve_at(struct file *file,
-				   struct hugetlb_luo_file *hf, pgoff_t idx)
+static int hugetlb_luo_preserve_run(struct file *file,
+				    struct hugetlb_luo_file *hf, pgoff_t idx,
+				    unsigned int n)
 {
+	struct folio **folios = hf->folios + hf->nr_folios;
 	unsigned int shift = huge_page_shift(hf->h);
-	struct folio *folio;
 	pgoff_t offset;
-	long nr;
-	int err;
+	long nr, i;
+	int err = 0;
 
 	/*
-	 * Pinning keeps the folio where it is, and first migrates it out of
-	 * CMA, which covers KHO scratch.
+	 * Pinning keeps the folios where they are, and first migrates them out
+	 * of CMA, which covers KHO scratch.
 	 */
 	nr = memfd_pin_folios(file, (loff_t)idx << shift,
-			      ((loff_t)(idx + 1) << shift) - 1, &folio, 1,
+			      ((loff_t)(idx + n) << shift) - 1, folios, n,
 			      &offset);
-	if (nr != 1)
-		return nr < 0 ? nr : -EFAULT;
+	if (nr < 0)
+		return nr;
 
-	err = hugetlb_luo_check_poison(folio);
-	if (!err)
-		err = kho_preserve_folio(folio);
-	if (err) {
-		unpin_folio(folio);
-		return err;
+	for (i = 0; i < nr; i++) {
+		err = hugetlb_luo_check_poison(folios[i]);
+		if (!err)
+			err = kho_preserve_folio(folios[i]);
+		if (err)
+			break;
 	}
-
-	hf->folios[hf->nr_folios++] = folio;
-	return 0;
+	/* Those preserved are @hf's now; its unpreserve undoes them. */
+	hf->nr_folios += i;
+	if (i < nr)
+		unpin_folios(folios + i, nr - i);
+	if (!err && nr != n)
+		err = -EFAULT;
+	return err;
 }
 
 /* Make room in @hf->folios for @n more folios. */
@@ -1042,11 +1049,16 @@ static int hugetlb_luo_scan(struct file *file, struct hugetlb_luo_file *hf)
 	pgoff_t idx[FOLIO_BATCH_SIZE], start = 0;
 	struct folio_batch fbatch;
 	bool unsorted = false;
-	unsigned int i, n;
+	unsigned int i, n, run;
 	int err = 0;
 
 	if (!hf->size)
 		return 0;
+
+	/* Room for every folio the file holds now, in one allocation. */
+	err = hugetlb_luo_grow(hf, READ_ONCE(file->f_mapping->nrpages) >> order);
+	if (err)
+		return err;
 
 	folio_batch_init(&fbatch);
 	while (!err && filemap_get_folios(file->f_mapping, &start,
@@ -1066,12 +1078,16 @@ static int hugetlb_luo_scan(struct file *file, struct hugetlb_luo_file *hf)
 		folio_batch_release(&fbatch);
 
 		err = hugetlb_luo_grow(hf, n);
-		for (i = 0; !err && i < n; i++) {
+		/* Each run of consecutive indexes is pinned in one go. */
+		for (i = 0; !err && i < n; i += run) {
+			for (run = 1; i + run < n && idx[i + run] == idx[i] + run;
+			     run++)
+				;
 			/* Appended after a folio of a higher index? */
 			if (hf->nr_folios &&
 			    hf->folios[hf->nr_folios - 1]->index > idx[i] << order)
 				unsorted = true;
-			err = hugetlb_luo_preserve_at(file, hf, idx[i]);
+			err = hugetlb_luo_preserve_run(file, hf, idx[i], run);
 		}
 		cond_resched();
 	}

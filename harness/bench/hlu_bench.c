@@ -5,12 +5,20 @@
  *
  * Usage: hlu_bench before|after METHOD SIZE_MIB REP [pool] [sparse]
  *
+ * SIZE_MIB may end in "k" for a size in KiB instead: "4k", one 4 KiB page
+ * of shmem (the fixed part of a preserve and a retrieve).
+ *
  * METHOD is hugetlb-2M, hugetlb-1G, shmem or none.
- * pool:   (hugetlb) the pool file of the page size goes along: the free
- *         pages of that size are handed over too. SIZE_MIB may then be 0,
- *         a live update of the pool alone.
+ * pool:   the pool file of the page size goes along: the free pages of that
+ *         size are handed over too (with shmem: of 2 MiB pages, so that the
+ *         next kernel keeps the pool it had). SIZE_MIB may then be 0, a
+ *         live update of the pool alone.
  * sparse: write and check only the first and last 8 bytes of every 4 KiB
  *         page (make bench-scale: the kernel zeroes a huge page anyway).
+ * warm:   first preserve (before) or retrieve (after) a memfd of one page of
+ *         the method in a session of its own, so that the timed call finds
+ *         the code it runs translated (QEMU TCG translates code the first
+ *         time it runs) and the hand-over data of the update created.
  * trace:  trace the preserve (before) or retrieve (after) of the memfd with
  *         ftrace's function_graph, four calls deep, and print the trace as
  *         "HLUT:" lines (the time per function of make bench-scale).
@@ -88,7 +96,8 @@ static const struct hlub_method hlub_methods[] = {
 static const struct hlub_method *method;
 static unsigned long size_mib;
 static size_t size;
-static int rep, with_pool, sparse, trace;
+static int rep, with_pool, sparse, trace, warm;
+static int warm_session = -1;	/* held until the kexec */
 
 #define HLUB_POOL_TOKEN		(HLUB_TOKEN + 1)
 #define HLUB_POOL_MNT		"/tmp/hlub-pool"
@@ -98,8 +107,9 @@ static int rep, with_pool, sparse, trace;
 /* The start of every "HLUB:" line that bench.sh reads: what and which run. */
 static void report(const char *what)
 {
-	printf("HLUB: %s method=%s size_mib=%lu rep=%d pool=%d trace=%d", what,
-	       method ? method->name : "?", size_mib, rep, with_pool, trace);
+	printf("HLUB: %s method=%s size_mib=%lu size=%zu rep=%d pool=%d trace=%d warm=%d",
+	       what, method ? method->name : "?", size_mib, size, rep, with_pool,
+	       trace, warm);
 }
 
 static void die(const char *fmt, ...)
@@ -135,7 +145,7 @@ static __u64 mix(__u64 x)
 /* Seed of this run's content: another method, size or repetition differs. */
 static __u64 run_seed(void)
 {
-	__u64 h = mix(size_mib) ^ mix(rep + 0x100ULL);
+	__u64 h = mix(size) ^ mix(rep + 0x100ULL);
 	const char *c;
 
 	for (c = method->name; *c; c++)
@@ -174,7 +184,7 @@ static void fill(char *p, size_t len, __u64 seed)
  */
 static void fill_write(int fd, __u64 seed)
 {
-	size_t off, i, n = HLUB_CHUNK / HLUB_PAGE;
+	size_t off, i;
 	char *buf;
 
 	buf = malloc(HLUB_CHUNK);
@@ -182,9 +192,11 @@ static void fill_write(int fd, __u64 seed)
 		die("malloc");
 	memset(buf, HLUB_FILL, HLUB_CHUNK);
 	for (off = 0; off < size; off += HLUB_CHUNK) {
-		for (i = 0; i < n; i++)
+		size_t len = size - off < HLUB_CHUNK ? size - off : HLUB_CHUNK;
+
+		for (i = 0; i < len / HLUB_PAGE; i++)
 			fill_page(buf + i * HLUB_PAGE, seed, off / HLUB_PAGE + i);
-		if (pwrite(fd, buf, HLUB_CHUNK, off) != (ssize_t)HLUB_CHUNK)
+		if (pwrite(fd, buf, len, off) != (ssize_t)len)
 			die("pwrite at %zu: %s", off, strerror(errno));
 	}
 	free(buf);
@@ -237,7 +249,7 @@ static unsigned int touch(const char *p, size_t len)
 
 static void session_name(char *buf, size_t len)
 {
-	snprintf(buf, len, "hlub-%s-%lu-%d", method->name, size_mib, rep);
+	snprintf(buf, len, "hlub-%s-%zu-%d", method->name, size, rep);
 }
 
 static __u32 be32(const unsigned char *b)
@@ -325,10 +337,20 @@ static void trace_write(const char *file, const char *val)
 	char path[128];
 	int fd;
 
+	size_t off = 0, len = strlen(val);
+	ssize_t n;
+
 	snprintf(path, sizeof(path), HLUB_TRACING "/%s", file);
 	fd = open(path, O_WRONLY | O_TRUNC);
-	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		die("write %s to %s: %s", val, path, strerror(errno));
+	if (fd < 0)
+		die("open %s: %s", path, strerror(errno));
+	/* ftrace takes one name of a list per write(). */
+	for (; off < len; off += n) {
+		n = write(fd, val + off, len - off);
+		if (n <= 0)
+			die("write %s to %s: %s", val + off, path,
+			    n ? strerror(errno) : "nothing taken");
+	}
 	close(fd);
 }
 
@@ -350,7 +372,10 @@ static void trace_start(const char *op)
 		trace = 0;
 		return;
 	}
-	/* HLUB_TRACE_FUNC=luo_session_ioctl: the whole ioctl, LUO included. */
+	/*
+	 * HLUB_TRACE_FUNC=luo_session_ioctl: the whole ioctl, LUO included;
+	 * several functions, separated by spaces, may be given.
+	 */
 	if (getenv("HLUB_TRACE_FUNC"))
 		snprintf(funcs, sizeof(funcs), "%s", getenv("HLUB_TRACE_FUNC"));
 	else
@@ -360,6 +385,11 @@ static void trace_start(const char *op)
 	trace_write("current_tracer", "nop");
 	trace_write("buffer_size_kb", "65536");
 	trace_write("set_graph_function", funcs);
+	/*
+	 * HLUB_TRACE_FILTER="luo_* kho_* ...": patch only the functions
+	 * that match, so that an idle CPU runs no text being patched.
+	 */
+	trace_write("set_ftrace_filter", getenv("HLUB_TRACE_FILTER") ?: "");
 	trace_write("max_graph_depth", HLUB_TRACE_DEPTH);
 	trace_write("current_tracer", "function_graph");
 	trace_write("trace", "");
@@ -382,7 +412,11 @@ static void trace_stop(void)
 		if (line[0] != '#')
 			printf("HLUT: %s", line);
 	fclose(f);
-	trace_write("current_tracer", "nop");
+	/*
+	 * The tracer stays: switching it patches the text of every function
+	 * again, and under TCG that once met a CPU at an int3 it did not
+	 * know about (an oops in sched_balance_softirq). The kexec ends it.
+	 */
 }
 
 /* The time of a preserve or retrieve @op of the memfd, traced if asked. */
@@ -405,7 +439,8 @@ static void pool_preserve(int session_fd)
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
 	char opts[32];
 
-	snprintf(opts, sizeof(opts), "pagesize=%luM", method->page >> 20);
+	snprintf(opts, sizeof(opts), "pagesize=%luM",
+		 method->pool ? method->page >> 20 : 2);
 	if (mkdir(HLUB_POOL_MNT, 0755) && errno != EEXIST)
 		die("mkdir %s: %s", HLUB_POOL_MNT, strerror(errno));
 	if (mount("none", HLUB_POOL_MNT, "hugetlbfs", 0, opts))
@@ -433,6 +468,54 @@ static void print_pools(void)
 		snprintf(path, sizeof(path), HLUB_HUGEPAGES "/hugepages-%s/free_hugepages", sz[i]);
 		printf(" pool_%s_free=%ld", key[i], read_long(path));
 	}
+}
+
+#define HLUB_WARM_TOKEN		(HLUB_TOKEN + 2)
+
+/* Preserve a memfd of one page in a session of its own, kept open. */
+static void warm_preserve(int luo)
+{
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
+	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
+	char *p;
+	int fd;
+
+	snprintf((char *)cs.name, sizeof(cs.name), "hlub-warm-%s", method->name);
+	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs) < 0)
+		die("create session %s: %s", cs.name, strerror(errno));
+	fd = memfd_create("hlu_bench_warm", method->mfd_flags);
+	if (fd < 0 || ftruncate(fd, method->page))
+		die("warm memfd: %s", strerror(errno));
+	p = mmap(NULL, method->page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap the warm memfd: %s", strerror(errno));
+	p[0] = 1;
+	munmap(p, method->page);
+	pf.fd = fd;
+	pf.token = HLUB_WARM_TOKEN;
+	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
+		die("preserve the warm memfd: %s", strerror(errno));
+	close(fd);
+	warm_session = cs.fd;
+}
+
+/* Retrieve the memfd of warm_preserve() and finish its session. */
+static void warm_retrieve(int luo)
+{
+	struct liveupdate_ioctl_retrieve_session rs = { .size = sizeof(rs) };
+	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf) };
+	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
+
+	snprintf((char *)rs.name, sizeof(rs.name), "hlub-warm-%s", method->name);
+	if (ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs) < 0)
+		die("retrieve session %s: %s", rs.name, strerror(errno));
+	rf.token = HLUB_WARM_TOKEN;
+	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf) < 0)
+		die("retrieve the warm memfd: %s", strerror(errno));
+	close(rf.fd);
+	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin) < 0)
+		die("finish session %s: %s", rs.name, strerror(errno));
+	close(rs.fd);
 }
 
 static void stage_before(void)
@@ -473,6 +556,8 @@ static void stage_before(void)
 	session_name((char *)cs.name, sizeof(cs.name));
 	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs) < 0)
 		die("create session %s: %s", cs.name, strerror(errno));
+	if (warm)
+		warm_preserve(luo);
 
 	if (size) {
 		t0 = now_ns();
@@ -656,6 +741,8 @@ static void stage_after(void)
 	luo = open(HLUB_LUO_DEV, O_RDWR | O_CLOEXEC);
 	if (luo < 0)
 		die("open %s: %s", HLUB_LUO_DEV, strerror(errno));
+	if (warm)
+		warm_retrieve(luo);
 	session_name((char *)rs.name, sizeof(rs.name));
 	t0 = now_ns();
 	if (ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs) < 0)
@@ -717,6 +804,7 @@ static void stage_after(void)
 
 int main(int argc, char *argv[])
 {
+	char *end;
 	size_t i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -732,19 +820,27 @@ int main(int argc, char *argv[])
 			sparse = 1;
 		else if (!strcmp(argv[i], "trace"))
 			trace = 1;
+		else if (!strcmp(argv[i], "warm"))
+			warm = 1;
 		else
 			die("unknown option %s", argv[i]);
 	}
 	for (i = 0; i < ARRAY_SIZE(hlub_methods); i++)
 		if (!strcmp(argv[2], hlub_methods[i].name))
 			method = &hlub_methods[i];
-	size_mib = strtoul(argv[3], NULL, 10);
+	size_mib = strtoul(argv[3], &end, 10);
 	size = size_mib * HLUB_MIB;
+	if (!strcmp(end, "k")) {
+		size = size_mib * 1024;
+		size_mib = 0;
+	} else if (*end) {
+		die("size %s: a number of MiB, or of KiB ending in k", argv[3]);
+	}
 	rep = atoi(argv[4]);
 	if (!method)
 		die("unknown method %s", argv[2]);
-	if (with_pool && !method->pool)
-		die("pool: only a hugetlb method has a pool file");
+	if (with_pool && !method->page)
+		die("pool: not with %s", method->name);
 	if ((!size && !with_pool && method->page) ||
 	    (method->page && size % method->page))
 		die("size %lu MiB is not a multiple of the page size %lu", size_mib,

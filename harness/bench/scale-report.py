@@ -63,7 +63,9 @@ def parse(path, kernel):
             cur = {'kernel': kernel, 'scenario': scn, 'kind': kind, 'page': page,
                    'pool_gib': gib if kind == 'pool' else '', 'from': k,
                    'method': kv['method'], 'size_mib': int(kv['size_mib']),
+                   'size': int(kv.get('size', int(kv['size_mib']) << 20)),
                    'pool': int(kv.get('pool', 0)), 'traced': int(kv.get('trace', 0)),
+                   'warm': int(kv.get('warm', 0)),
                    'preserve_s': int(kv.get('preserve_ns', 0)) / 1e9,
                    'pool_preserve_s': int(kv.get('pool_preserve_ns', 0)) / 1e9,
                    'before_2m': int(kv.get('pool_2m_total', -1)),
@@ -84,6 +86,7 @@ def parse(path, kernel):
             kv = dict(KV.findall(body))
             for r in rows:
                 if r['method'] == kv['method'] and r['size_mib'] == int(kv['size_mib']) \
+                        and r['size'] == int(kv.get('size', r['size'])) \
                         and r['traced'] == int(kv.get('trace', 0)) and 'after' not in r:
                     r['after'] = True
                     if fdt_counts:
@@ -294,18 +297,59 @@ for kernel in sorted({r['kernel'] for r in rows}, key=lambda k: k != 'prod'):
                     big[0]['size_mib'], big[-1]['size_mib'],
                     (big[-1]['bytes'] - big[0]['bytes']) / dn))
 
+
+
+def median(v):
+    v = sorted(x for x in v if x is not None)
+    return v[len(v) // 2] if v else None
+
+
+# The fixed part: files of one folio against 1 GiB, in one boot (scenario
+# fixed-2M), cold (the first file of the update, its code run for the first
+# time since the boot) and warm (after a file of one page of the method).
+for kernel in sorted({r['kernel'] for r in rows}, key=lambda k: k != 'prod'):
+    fx = [r for r in rows if r['kernel'] == kernel and r['kind'] == 'fixed' and not r['traced']]
+    if not fx:
+        continue
+    out.append('')
+    out.append('== %s kernel: the fixed part, files of one folio against 1 GiB, one boot'
+               ' (median of the runs)' % kernel)
+    out.append('%10s %11s %5s %5s | %10s %10s' % ('method', 'bytes', 'warm', 'runs',
+                                                  'preserve', 'retrieve'))
+    med = {}
+    for key in sorted({(r['method'], r['size'], r['warm']) for r in fx}):
+        rs = [r for r in fx if (r['method'], r['size'], r['warm']) == key]
+        p, q = median([r.get('preserve_s') for r in rs]), median([r.get('retrieve_s') for r in rs])
+        med[key] = (p, q)
+        out.append('%10s %11d %5s %5d | %10s %10s' % (key[0], key[1], 'yes' if key[2] else 'no',
+                                                      len(rs), s(p, 1e3, 3) + ' ms',
+                                                      s(q, 1e3, 3) + ' ms'))
+    sb = med.get(('shmem', 1 << 30, 0))
+    for w, what in ((0, 'cold'), (1, 'warm')):
+        hs, hb = med.get(('hugetlb-2M', 2 << 20, w)), med.get(('hugetlb-2M', 1 << 30, w))
+        ss = med.get(('shmem', 4096, w))
+        if not (hs and hb and ss and sb) or None in hs + hb + ss + sb:
+            continue
+        for i, op in enumerate(('preserve', 'retrieve')):
+            dh = hb[i] - hs[i]
+            out.append('  %s, %s: one folio hugetlb %.3f ms, shmem %.3f ms; 1 GiB: shmem'
+                       ' (cold) / hugetlb-2M %.0fx, per folio past the first %s'
+                       ' (goal: 200x)' % (
+                           what, op, hs[i] * 1e3, ss[i] * 1e3, sb[i] / hb[i],
+                           '%.0fx' % ((sb[i] - ss[i]) / dh) if dh > 0 else 'beyond measure'))
+
 traced = [r for r in rows if r.get('trace_preserve') or r.get('trace_retrieve')]
 for r in traced:
     folio = {'hugetlb-2M': 2, 'hugetlb-1G': 1024, 'shmem': 4 / 1024}.get(r['method'], 0)
-    n = int(r['size_mib'] / folio) if folio else 0
+    n = int(r['size'] / (folio * 1048576)) if folio else 0
     for op in ('preserve', 'retrieve'):
         g = graph(r.get('trace_' + op, []))
         if not g or not n:
             continue
         out.append('')
-        out.append('== where the time of a %s goes: %s kernel, %s of %d MiB (%d folios),'
+        out.append('== where the time of a %s goes: %s kernel, %s of %d KiB (%d folios),'
                    ' ftrace function_graph, 4 calls deep' % (op, r['kernel'], r['method'],
-                                                            r['size_mib'], n))
+                                                            r['size'] >> 10, n))
         out.append('   (tracing adds its own cost to every call: compare the shares)')
         top = sorted(g.items(), key=lambda kv: (kv[0][0], -kv[1][1]))
         total = sum(v[1] for (d, _), v in g.items() if d == 0) or 1
