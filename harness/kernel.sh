@@ -23,9 +23,7 @@ done
 # KVM for the VM test and compaction for the stress test, in the kernels
 # that run them (NO_STRESS=1: the kasan kernel, which runs neither).
 [ "${NO_FEATURES:-0}" = 1 ] || [ "${NO_STRESS:-0}" = 1 ] ||
-	frags="$frags $HARNESS/config/kvm.config"
-[ "${NO_FEATURES:-0}" = 1 ] || [ "${NO_STRESS:-0}" = 1 ] ||
-	frags="$frags $HARNESS/config/stress.config"
+	frags="$frags $HARNESS/config/kvm.config $HARNESS/config/stress.config"
 # The rollback kernel must really lack the feature.
 [ "${NO_FEATURES:-0}" = 1 ] && frags="$frags $HARNESS/config/rollback.config"
 

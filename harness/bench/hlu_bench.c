@@ -97,7 +97,6 @@ static const struct hlub_method *method;
 static unsigned long size_mib;
 static size_t size;
 static int rep, with_pool, sparse, trace, warm;
-static int warm_session = -1;	/* held until the kexec */
 
 #define HLUB_POOL_TOKEN		(HLUB_TOKEN + 1)
 #define HLUB_POOL_MNT		"/tmp/hlub-pool"
@@ -472,7 +471,10 @@ static void print_pools(void)
 
 #define HLUB_WARM_TOKEN		(HLUB_TOKEN + 2)
 
-/* Preserve a memfd of one page in a session of its own, kept open. */
+/*
+ * Preserve a memfd of one page in a session of its own, whose fd stays open
+ * to the kexec (closing it would unpreserve the file).
+ */
 static void warm_preserve(int luo)
 {
 	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
@@ -496,7 +498,6 @@ static void warm_preserve(int luo)
 	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
 		die("preserve the warm memfd: %s", strerror(errno));
 	close(fd);
-	warm_session = cs.fd;
 }
 
 /* Retrieve the memfd of warm_preserve() and finish its session. */
